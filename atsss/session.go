@@ -1,6 +1,7 @@
 package atsss
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 )
@@ -387,3 +388,6 @@ func clonePtr[T any](p *T) *T {
 	c := *p
 	return &c
 }
+
+// ErrUnknownSession: no session has the SEID or address asked for.
+var ErrUnknownSession = errors.New("unknown session")

@@ -3,6 +3,7 @@ package atsss
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -122,8 +123,16 @@ func (s *Session) validatePDRs() error {
 			return ruleErr(RulePDR, id, "mar_id", ErrInvalidValue, "a MAR steers downlink: PDR with source interface access cannot name MAR %d", p.MARID.Value)
 		}
 		for _, q := range p.QERIDs {
-			if s.QER(q) == nil {
+			qer := s.QER(q)
+			if qer == nil {
 				return ruleErr(RulePDR, id, "qer_ids", ErrUnknownReference, "QER %d", q)
+			}
+			// GBR traffic is never split: a GBR DL PDR names a MAR only in
+			// redundant mode, else a FAR (TS 29.244 §5.20.1, TS 23.501 §5.32.4).
+			if p.MARID.Set && (qer.GBRUL != 0 || qer.GBRDL != 0) {
+				if m := s.MAR(p.MARID.Value); m.Mode != ModeRedundant {
+					return ruleErr(RulePDR, id, "mar_id", ErrConflict, "GBR traffic (QER %d) may use a MAR only in redundant mode, MAR %d is %v", q, m.ID, m.Mode)
+				}
 			}
 		}
 		for _, u := range p.URRIDs {
@@ -138,8 +147,9 @@ func (s *Session) validatePDRs() error {
 func (s *Session) validateFARs() error {
 	for i := range s.FARs {
 		f := &s.FARs[i]
-		if f.ApplyAction&(ActionDrop|ActionForw|ActionBuff) == 0 {
-			return ruleErr(RuleFAR, f.ID, "apply_action", ErrInvalidValue, "%v: one of DROP, FORW, BUFF is required", f.ApplyAction)
+		// TS 29.244 §8.2.26: exactly one of DROP, FORW and BUFF.
+		if bits.OnesCount16(uint16(f.ApplyAction&(ActionDrop|ActionForw|ActionBuff))) != 1 {
+			return ruleErr(RuleFAR, f.ID, "apply_action", ErrInvalidValue, "%v: exactly one of DROP, FORW, BUFF is required", f.ApplyAction)
 		}
 		if f.ApplyAction&ActionForw != 0 && f.Forwarding == nil {
 			return ruleErr(RuleFAR, f.ID, "forwarding_parameters", ErrMissingField, "FORW needs forwarding parameters")
@@ -167,10 +177,10 @@ func (s *Session) validateMAR(m *MAR) error {
 		return ruleErr(RuleMAR, id, field, sentinel, format, args...)
 	}
 	if !m.Functionality.Valid() {
-		return fail("steering_functionality", ErrInvalidValue, "%d", uint8(m.Functionality))
+		return fail("steering_functionality", ErrInvalidValue, "%v", m.Functionality)
 	}
 	if !m.Mode.Valid() {
-		return fail("steering_mode", ErrInvalidValue, "%d", uint8(m.Mode))
+		return fail("steering_mode", ErrInvalidValue, "%v", m.Mode)
 	}
 	if m.Mode == ModeRedundant && m.Functionality == FunctionalityATSSSLL {
 		return fail("steering_mode", ErrConflict, "redundant steering is not allowed with ATSSS-LL")
@@ -224,7 +234,10 @@ func (s *Session) validateLegs(m *MAR, fail func(string, error, string, ...any) 
 		}
 		// TS 29.244 §5.20.1: a FAR of a MAR carries the 3GPP Interface Type,
 		// which tells the access it forwards to.
-		if f.Forwarding == nil || !f.Forwarding.InterfaceType.Set {
+		if f.Forwarding == nil {
+			return fail(legField(a, "far_id"), ErrMissingField, "FAR %d has no forwarding parameters, so no 3GPP interface type", f.ID)
+		}
+		if !f.Forwarding.InterfaceType.Set {
 			return fail(legField(a, "far_id"), ErrMissingField, "FAR %d has no 3GPP interface type", f.ID)
 		}
 		if acc, ok := f.Forwarding.InterfaceType.Value.Access(); ok && acc != AccessType(a) {
@@ -236,7 +249,7 @@ func (s *Session) validateLegs(m *MAR, fail func(string, error, string, ...any) 
 			}
 		}
 		if leg.Priority.Set && !leg.Priority.Value.Valid() {
-			return fail(legField(a, "priority"), ErrInvalidValue, "%d", uint8(leg.Priority.Value))
+			return fail(legField(a, "priority"), ErrInvalidValue, "%v", leg.Priority.Value)
 		}
 	}
 	if present == 0 {
@@ -280,7 +293,6 @@ func validateModeParams(m *MAR, fail func(string, error, string, ...any) error) 
 			return fail(legField(a, "weight"), ErrInvalidValue, "%d > 100", leg.Weight.Value)
 		}
 	}
-	l3, ln := m.Legs[Access3GPP], m.Legs[AccessNon3GPP]
 	switch m.Mode {
 	case ModeActiveStandby:
 		actives := 0
@@ -293,14 +305,19 @@ func validateModeParams(m *MAR, fail func(string, error, string, ...any) error) 
 			return fail("legs.priority", ErrInvalidValue, "active-standby needs exactly one active access, have %d", actives)
 		}
 	case ModeLoadBalancing:
-		sum := 0
-		for _, l := range m.Legs {
+		// Only present legs count: a weight left on an absent leg is not used.
+		sum, terms := 0, ""
+		for a, l := range m.Legs {
 			if l.Present {
 				sum += int(l.Weight.Value)
+				if terms != "" {
+					terms += " + "
+				}
+				terms += fmt.Sprintf("%v %d", AccessType(a), l.Weight.Value)
 			}
 		}
 		if sum != 100 {
-			return fail("legs.weight", ErrInvalidValue, "weights 3GPP %d + non-3GPP %d = %d, want 100", l3.Weight.Value, ln.Weight.Value, sum)
+			return fail("legs.weight", ErrInvalidValue, "weights %s = %d, want 100", terms, sum)
 		}
 	}
 	if m.SMI != nil {
