@@ -1,0 +1,213 @@
+package pfcptest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wmnsk/go-pfcp/ie"
+	"github.com/wmnsk/go-pfcp/message"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
+)
+
+// Cause is a PFCP Cause value (TS 29.244 §8.2.1, Table 8.2.1-1).
+type Cause uint8
+
+// The Causes this package acts on; String names the others.
+const (
+	CauseAccepted             Cause = 1
+	CauseSessionNotFound      Cause = 65
+	CauseMandatoryIEMissing   Cause = 66
+	CauseMandatoryIEIncorrect Cause = 69
+	CauseCongestion           Cause = 74
+	CauseNoResources          Cause = 75
+)
+
+var causeNames = map[Cause]string{
+	1:  "accepted",
+	2:  "more_usage_report_to_send",
+	3:  "partially_accepted",
+	64: "rejected",
+	65: "session_not_found",
+	66: "mandatory_ie_missing",
+	67: "conditional_ie_missing",
+	68: "invalid_length",
+	69: "mandatory_ie_incorrect",
+	70: "invalid_forwarding_policy",
+	71: "invalid_fteid_allocation",
+	72: "no_established_association",
+	73: "rule_creation_failure",
+	74: "congestion",
+	75: "no_resources",
+	76: "service_not_supported",
+	77: "system_failure",
+	78: "redirection_requested",
+	79: "all_dynamic_addresses_occupied",
+	80: "unknown_predefined_rule",
+	81: "unknown_application_id",
+}
+
+func (c Cause) String() string {
+	if n, ok := causeNames[c]; ok {
+		return n
+	}
+	return "cause_" + strconv.Itoa(int(c))
+}
+
+// Accepted reports whether c is one of the acceptance values, 1 to 63.
+func (c Cause) Accepted() bool { return c >= 1 && c < 64 }
+
+// MarshalText writes the name of c.
+func (c Cause) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads a Cause by number or by name.
+func (c *Cause) UnmarshalText(b []byte) error {
+	s := string(b)
+	if n, err := strconv.ParseUint(s, 10, 8); err == nil {
+		*c = Cause(n)
+		return nil
+	}
+	for v, name := range causeNames {
+		if name == s {
+			*c = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown cause %q", s)
+}
+
+// Response is a UPF's answer to a request, with what an SMF acts on read
+// out of it. Fields a message type does not carry are zero.
+type Response struct {
+	Message message.Message // as go-pfcp parsed it
+	// Latency is the time from the first transmission of the request to
+	// the response.
+	Latency time.Duration
+	// Cause is the response's Cause; a Heartbeat Response, which has none,
+	// counts as accepted.
+	Cause Cause
+	// OffendingIE is the IE type of the Offending IE, which comes with
+	// Causes 66 to 69 (TS 29.244 §7.6); 0 when absent.
+	OffendingIE uint16
+	// FailedRule is the Failed Rule ID, which comes with Cause 73.
+	FailedRule *FailedRule
+	// UPSEID is the UP F-SEID's SEID of an establishment: the SEID the
+	// later requests of the session carry in their header.
+	UPSEID atsss.SEID
+	// ATSSS holds the ATSSS Control Parameters of an establishment or
+	// modification, when the UPF sent them.
+	ATSSS *atsss.ATSSSParams
+	// Recovery is the UPF's Recovery Time Stamp (association, heartbeat).
+	Recovery time.Time
+	// Features are the UPF's UP Function Features (association).
+	Features atsssie.UPFeatureSet
+}
+
+// FailedRule is a Failed Rule ID (TS 29.244 §8.2.80).
+type FailedRule struct {
+	Type atsss.RuleType
+	ID   uint32
+}
+
+func (f FailedRule) String() string { return fmt.Sprintf("%v %d", f.Type, f.ID) }
+
+var (
+	// ErrVersionNotSupported: the UPF answered with Version Not Supported.
+	ErrVersionNotSupported = errors.New("PFCP version not supported by the peer")
+	// ErrMalformedResponse wraps what is wrong with a response.
+	ErrMalformedResponse = errors.New("malformed response")
+)
+
+// parseResponse reads a response message into a Response.
+func parseResponse(m message.Message) (*Response, error) {
+	r := &Response{Message: m}
+	var cause, offending, failedRule, fseid, params *ie.IE
+	switch m := m.(type) {
+	case *message.HeartbeatResponse:
+		r.Cause = CauseAccepted
+		return r, readRecovery(m.RecoveryTimeStamp, r)
+	case *message.AssociationSetupResponse:
+		cause = m.Cause
+		r.Features = atsssie.ParseUPFunctionFeatures(m.UPFunctionFeatures)
+		if err := readRecovery(m.RecoveryTimeStamp, r); err != nil {
+			return nil, err
+		}
+	case *message.AssociationReleaseResponse:
+		cause = m.Cause
+	case *message.SessionEstablishmentResponse:
+		cause, offending, failedRule, fseid, params = m.Cause, m.OffendingIE, m.FailedRuleID, m.UPFSEID, m.ATSSSControlParameters
+	case *message.SessionModificationResponse:
+		cause, offending, failedRule, params = m.Cause, m.OffendingIE, m.FailedRuleID, m.ATSSSControlParameters
+	case *message.SessionDeletionResponse:
+		cause, offending = m.Cause, m.OffendingIE
+	case *message.VersionNotSupportedResponse:
+		return nil, ErrVersionNotSupported
+	default:
+		return nil, fmt.Errorf("%w: unexpected %s", ErrMalformedResponse, m.MessageTypeName())
+	}
+	if cause == nil {
+		return nil, fmt.Errorf("%w: %s without Cause", ErrMalformedResponse, m.MessageTypeName())
+	}
+	c, err := cause.Cause()
+	if err != nil {
+		return nil, fmt.Errorf("%w: Cause: %v", ErrMalformedResponse, err)
+	}
+	r.Cause = Cause(c)
+	if offending != nil {
+		if r.OffendingIE, err = offending.OffendingIE(); err != nil {
+			return nil, fmt.Errorf("%w: Offending IE: %v", ErrMalformedResponse, err)
+		}
+	}
+	if failedRule != nil {
+		t, id, err := atsssie.ParseFailedRuleID(failedRule)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+		}
+		r.FailedRule = &FailedRule{Type: t, ID: id}
+	}
+	if fseid != nil {
+		f, err := fseid.FSEID()
+		if err != nil {
+			return nil, fmt.Errorf("%w: UP F-SEID: %v", ErrMalformedResponse, err)
+		}
+		r.UPSEID = atsss.SEID(f.SEID)
+	}
+	if params != nil {
+		p, err := atsssie.ParseATSSSControlParameters(params)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+		}
+		r.ATSSS = &p
+	}
+	return r, nil
+}
+
+func readRecovery(i *ie.IE, r *Response) error {
+	if i == nil {
+		return nil
+	}
+	t, err := i.RecoveryTimeStamp()
+	if err != nil {
+		return fmt.Errorf("%w: Recovery Time Stamp: %v", ErrMalformedResponse, err)
+	}
+	r.Recovery = t
+	return nil
+}
+
+// FormatIE writes an IE compactly, as type=value in hex or, for a grouped
+// IE, type{children}: for test failures, and for tests that spell out the
+// IEs they expect.
+func FormatIE(i *ie.IE) string {
+	if !i.IsGrouped() {
+		return fmt.Sprintf("%d=%x", i.Type, i.Payload)
+	}
+	kids := make([]string, len(i.ChildIEs))
+	for k, c := range i.ChildIEs {
+		kids[k] = FormatIE(c)
+	}
+	return fmt.Sprintf("%d{%s}", i.Type, strings.Join(kids, " "))
+}
