@@ -9,7 +9,7 @@ func (s SEID) String() string { return fmt.Sprintf("%#x", uint64(s)) }
 
 // AccessType is one of the two accesses of an MA PDU session. The values are
 // those of the Access Type field of Access Availability Information
-// (TS 29.244 §8.2.166).
+// (TS 29.244 §8.2.153).
 type AccessType uint8
 
 const (
@@ -34,7 +34,7 @@ func (a AccessType) String() string {
 func (a AccessType) Valid() bool { return a <= AccessNon3GPP }
 
 // SteeringFunctionality says how a MAR's traffic is carried over the two
-// accesses (TS 29.244 §8.2.123).
+// accesses (TS 29.244 §8.2.124).
 type SteeringFunctionality uint8
 
 const (
@@ -103,7 +103,7 @@ func ParseSteeringFunctionality(s string) (SteeringFunctionality, error) {
 	return 0, fmt.Errorf("unknown steering functionality %q (want one of %v)", s, functionalityNames)
 }
 
-// Priority is the per-access priority of a MAR leg (TS 29.244 §8.2.126).
+// Priority is the per-access priority of a MAR leg (TS 29.244 §8.2.127).
 type Priority uint8
 
 const (

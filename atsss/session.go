@@ -47,7 +47,7 @@ type PDR struct {
 }
 
 // MultipathIndicator is the Multipath Applicable Indication of a PDR
-// (TS 29.244 §8.2.199): this PDR's traffic is carried by MPTCP (MTAI) or
+// (TS 29.244 §8.2.181): this PDR's traffic is carried by MPTCP (MTAI) or
 // MPQUIC (MQAI).
 type MultipathIndicator struct {
 	MPTCP  bool `json:"mtai,omitempty"`

@@ -170,7 +170,7 @@ func (s *Session) validateMARs() error {
 	return nil
 }
 
-// validateMAR enforces TS 29.244 §5.20, §7.5.2.8 and §8.2.123–126, 196, 197.
+// validateMAR enforces TS 29.244 §5.20, §7.5.2.8 and §8.2.123–127.
 func (s *Session) validateMAR(m *MAR) error {
 	id := uint32(m.ID)
 	fail := func(field string, sentinel error, format string, args ...any) error {
@@ -266,7 +266,7 @@ func (s *Session) validateLegs(m *MAR, fail func(string, error, string, ...any) 
 }
 
 // allowedPriorities lists, per mode, the priorities a leg may carry and
-// whether a present leg must carry one (TS 29.244 §8.2.126).
+// whether a present leg must carry one (TS 29.244 §8.2.127).
 var allowedPriorities = map[SteeringMode]struct {
 	required bool
 	values   []Priority

@@ -1,0 +1,141 @@
+// Command atsssd is the atsss daemon: the N4 (PFCP) server of the UPF-side
+// ATSSS function and, in later releases, its data planes. It reads one YAML
+// configuration file; see deploy/atsssd.yaml for an example.
+//
+// This file is wiring only: flags, configuration, logging, signals, and the
+// components run under one errgroup.
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	pfcplib "github.com/wmnsk/go-pfcp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/atsss/boltstore"
+	"github.com/openatsss/atsss/pfcp"
+)
+
+func main() {
+	configPath := flag.String("config", "/etc/atsss/atsssd.yaml", "configuration file")
+	logLevel := flag.String("log-level", "", "log level (debug, info, warn, error); overrides log_level in the config")
+	flag.Parse()
+	if err := run(*configPath, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "atsssd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, logLevel string) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	if logLevel != "" {
+		cfg.LogLevel = logLevel
+	}
+	level, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	pfcplib.DisableLogging() // go-pfcp logs to the standard logger by default
+	if cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, recovery, err := openStore(cfg.StorePath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n4, err := pfcp.New(cfg.PFCP, store, pfcp.Options{Logger: log, Registry: reg, RecoveryTime: recovery})
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n4.Run(ctx) })
+	if cfg.MetricsListen.IsValid() {
+		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, log) })
+	}
+	log.Info("atsssd started", "config", configPath, "sessions", store.Len(), "store", cfg.StorePath)
+	err = g.Wait()
+	log.Info("atsssd stopped", "err", err)
+	return err
+}
+
+// openStore opens the session store and returns the Recovery Time Stamp
+// that goes with its state: the store's creation time when sessions
+// persist, now when they live in memory only.
+func openStore(path string) (*atsss.Store, time.Time, error) {
+	if path == "" {
+		s, err := atsss.NewStore(nil)
+		return s, time.Now(), err
+	}
+	b, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	created, err := b.Created()
+	if err != nil {
+		b.Close()
+		return nil, time.Time{}, err
+	}
+	s, err := atsss.NewStore(b)
+	if err != nil {
+		b.Close()
+		return nil, time.Time{}, err
+	}
+	return s, created, nil
+}
+
+// serveHTTP serves Prometheus metrics and a JSON dump of the sessions, for
+// operators and tests until the gRPC API exists.
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store *atsss.Store, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
+		sessions := store.Sessions()
+		slices.SortFunc(sessions, func(a, b *atsss.Session) int { return cmp.Compare(a.LocalSEID, b.LocalSEID) })
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(sessions); err != nil {
+			log.Debug("write /sessions", "err", err)
+		}
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	context.AfterFunc(ctx, func() { srv.Close() })
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

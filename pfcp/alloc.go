@@ -1,0 +1,315 @@
+package pfcp
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/openatsss/atsss/atsss"
+)
+
+// errPoolExhausted is answered with Cause 75 (no resources available).
+var errPoolExhausted = errors.New("pool exhausted")
+
+// allocator hands out the per-session ATSSS resources of TS 29.244
+// §5.20.2.2: link-specific multipath addresses per access and PMF ports.
+// The MPTCP proxy address and port are the same for every session.
+// It is safe for concurrent use.
+type allocator struct {
+	proxy        MPTCPConfig
+	proxyEnabled bool
+
+	mu           sync.Mutex // guards the pools below
+	linkSpecific [2][]*addrPool
+	pmf          *portPool
+}
+
+func newAllocator(c ATSSSConfig) *allocator {
+	a := &allocator{proxy: c.MPTCP, proxyEnabled: c.MPTCP.Enabled()}
+	for _, acc := range atsss.Accesses {
+		for _, p := range c.MPTCP.LinkSpecificPools.For(acc) {
+			a.linkSpecific[acc] = append(a.linkSpecific[acc], newAddrPool(p))
+		}
+	}
+	if c.PMF.Enabled() {
+		a.pmf = newPortPool(atsss.AddrPair{IPv4: c.PMF.Address4, IPv6: c.PMF.Address6}, c.PMF.PortMin, c.PMF.PortMax)
+	}
+	return a
+}
+
+// allocate returns the parameters for req, keeping whatever old already
+// holds that req still asks for, so a repeated Provide ATSSS Control
+// Information does not move a UE's addresses. It never releases old's
+// resources: the caller does that with release(diff(old, new)) once the
+// session is committed, or release(diff(new, old)) if it is not.
+func (a *allocator) allocate(req atsss.ATSSSRequest, old atsss.ATSSSParams) (atsss.ATSSSParams, error) {
+	var p atsss.ATSSSParams
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var got []resource
+	undo := func() {
+		for _, r := range got {
+			a.free(r)
+		}
+	}
+	take := func(r resource, err error) error {
+		if err == nil {
+			got = append(got, r)
+		}
+		return err
+	}
+	if req.MPTCP && a.proxyEnabled {
+		if old.MPTCP != nil {
+			p.MPTCP = old.MPTCP
+		} else {
+			m := &atsss.MPTCPParams{ProxyType: 1, ProxyIPv4: a.proxy.Address4, ProxyIPv6: a.proxy.Address6, ProxyPort: a.proxy.Port}
+			for _, acc := range atsss.Accesses {
+				for _, pool := range a.linkSpecific[acc] {
+					addr, err := pool.take()
+					if err := take(resource{addr: addr}, err); err != nil {
+						undo()
+						return p, fmt.Errorf("link-specific address for %v access: %w", acc, err)
+					}
+					if addr.Is4() {
+						m.LinkSpecific[acc].IPv4 = addr
+					} else {
+						m.LinkSpecific[acc].IPv6 = addr
+					}
+				}
+			}
+			p.MPTCP = m
+		}
+	}
+	p.ATSSSLL = req.ATSSSLL
+	if req.PMF && a.pmf != nil {
+		// One default pair of ports, then one pair per QFI with PQPM
+		// (TS 29.244 §5.20.3.1).
+		qfis := []uint8{0}
+		if req.PQPM {
+			qfis = append(qfis, req.QFIs...)
+		}
+		for _, qfi := range qfis {
+			if i := slices.IndexFunc(old.PMF, func(o atsss.PMFParams) bool { return o.QFI == qfi }); i >= 0 {
+				p.PMF = append(p.PMF, old.PMF[i])
+				continue
+			}
+			pm, err := a.pmf.take()
+			if err != nil {
+				undo()
+				return p, fmt.Errorf("PMF ports for QFI %d: %w", qfi, err)
+			}
+			pm.QFI = qfi
+			got = append(got, pmfResources(pm)...)
+			p.PMF = append(p.PMF, pm)
+		}
+	}
+	return p, nil
+}
+
+// reserve marks p's resources as taken: used when sessions are restored
+// from the store at start.
+func (a *allocator) reserve(p atsss.ATSSSParams) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range resourcesOf(p) {
+		if !a.mark(r) {
+			return fmt.Errorf("restored session holds %v, outside the configured pools or held twice", r)
+		}
+	}
+	return nil
+}
+
+// release frees resources.
+func (a *allocator) release(rs []resource) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range rs {
+		a.free(r)
+	}
+}
+
+// resource is one allocated address or PMF port.
+type resource struct {
+	addr netip.Addr
+	port uint16 // 0 for a link-specific address
+}
+
+func (r resource) String() string {
+	if r.port == 0 {
+		return r.addr.String()
+	}
+	return netip.AddrPortFrom(r.addr, r.port).String()
+}
+
+func resourcesOf(p atsss.ATSSSParams) []resource {
+	var out []resource
+	if p.MPTCP != nil {
+		for _, acc := range atsss.Accesses {
+			for _, a := range p.MPTCP.LinkSpecific[acc].Addrs() {
+				out = append(out, resource{addr: a})
+			}
+		}
+	}
+	for _, pm := range p.PMF {
+		out = append(out, pmfResources(pm)...)
+	}
+	return out
+}
+
+func pmfResources(pm atsss.PMFParams) []resource {
+	var out []resource
+	for _, a := range pm.Addr.Addrs() {
+		for _, port := range pm.Ports {
+			out = append(out, resource{addr: a, port: port})
+		}
+	}
+	return out
+}
+
+// diff returns the resources of a that b does not hold.
+func diff(a, b atsss.ATSSSParams) []resource {
+	keep := resourcesOf(b)
+	return slices.DeleteFunc(resourcesOf(a), func(r resource) bool { return slices.Contains(keep, r) })
+}
+
+// mark and free find the pool a resource belongs to; callers hold mu.
+func (a *allocator) mark(r resource) bool {
+	if r.port != 0 {
+		return a.pmf != nil && a.pmf.mark(r.addr, r.port)
+	}
+	for _, pools := range a.linkSpecific {
+		for _, pool := range pools {
+			if pool.prefix.Contains(r.addr) {
+				return pool.mark(r.addr)
+			}
+		}
+	}
+	return false
+}
+
+func (a *allocator) free(r resource) {
+	if r.port != 0 {
+		if a.pmf != nil {
+			a.pmf.free(r.addr, r.port)
+		}
+		return
+	}
+	for _, pools := range a.linkSpecific {
+		for _, pool := range pools {
+			if pool.prefix.Contains(r.addr) {
+				pool.free(r.addr)
+			}
+		}
+	}
+}
+
+// addrPool hands out the host addresses of one prefix. For IPv4 prefixes
+// shorter than /31 the network and broadcast addresses are never handed out.
+type addrPool struct {
+	prefix netip.Prefix
+	first  netip.Addr
+	size   uint64 // number of addresses handed out at most
+	next   uint64 // offset from first where the next search starts
+	used   map[netip.Addr]struct{}
+}
+
+// maxPoolSize caps the addresses a pool considers, so an IPv6 /64 pool
+// stays a pool of 2^32 addresses and the offset arithmetic stays in uint64.
+const maxPoolSize = 1 << 32
+
+func newAddrPool(p netip.Prefix) *addrPool {
+	p = p.Masked()
+	hostBits := p.Addr().BitLen() - p.Bits()
+	size := uint64(maxPoolSize)
+	if hostBits < 32 {
+		size = 1 << hostBits
+	}
+	first := p.Addr()
+	if p.Addr().Is4() && hostBits >= 2 {
+		first = first.Next()
+		size -= 2
+	}
+	return &addrPool{prefix: p, first: first, size: size, used: make(map[netip.Addr]struct{})}
+}
+
+func (p *addrPool) take() (netip.Addr, error) {
+	if uint64(len(p.used)) >= p.size {
+		return netip.Addr{}, fmt.Errorf("%v: %w", p.prefix, errPoolExhausted)
+	}
+	for {
+		a := addOffset(p.first, p.next)
+		p.next = (p.next + 1) % p.size
+		if _, busy := p.used[a]; !busy {
+			p.used[a] = struct{}{}
+			return a, nil
+		}
+	}
+}
+
+func (p *addrPool) mark(a netip.Addr) bool {
+	if _, busy := p.used[a]; busy || !p.prefix.Contains(a) {
+		return false
+	}
+	p.used[a] = struct{}{}
+	return true
+}
+
+func (p *addrPool) free(a netip.Addr) { delete(p.used, a) }
+
+func addOffset(a netip.Addr, off uint64) netip.Addr {
+	n := new(big.Int).SetBytes(a.AsSlice())
+	n.Add(n, new(big.Int).SetUint64(off))
+	b := n.FillBytes(make([]byte, a.BitLen()/8))
+	out, _ := netip.AddrFromSlice(b)
+	return out
+}
+
+// portPool hands out pairs of UDP ports (3GPP, non-3GPP) on the PMF
+// address. Every session gets its own pair, so the PMF data plane tells
+// sessions and accesses apart by port alone.
+type portPool struct {
+	addr     atsss.AddrPair
+	min, max uint16
+	used     map[uint16]struct{}
+	next     int // pair where the next search starts
+}
+
+func newPortPool(addr atsss.AddrPair, min, max uint16) *portPool {
+	return &portPool{addr: addr, min: min, max: max, used: make(map[uint16]struct{})}
+}
+
+func (p *portPool) take() (atsss.PMFParams, error) {
+	pairs := (int(p.max) - int(p.min) + 1) / 2
+	for range pairs {
+		pair := p.next
+		p.next = (p.next + 1) % pairs
+		port3, portN := p.min+uint16(2*pair), p.min+uint16(2*pair+1)
+		_, busy3 := p.used[port3]
+		_, busyN := p.used[portN]
+		if busy3 || busyN {
+			continue
+		}
+		p.used[port3], p.used[portN] = struct{}{}, struct{}{}
+		return atsss.PMFParams{Addr: p.addr, Ports: [2]uint16{port3, portN}}, nil
+	}
+	return atsss.PMFParams{}, fmt.Errorf("PMF ports %d-%d: %w", p.min, p.max, errPoolExhausted)
+}
+
+// mark and free take the port of any of the pool's addresses: both
+// addresses of the pair share it.
+func (p *portPool) mark(a netip.Addr, port uint16) bool {
+	if (a != p.addr.IPv4 && a != p.addr.IPv6) || port < p.min || port > p.max {
+		return false
+	}
+	p.used[port] = struct{}{}
+	return true
+}
+
+func (p *portPool) free(a netip.Addr, port uint16) {
+	if a == p.addr.IPv4 || a == p.addr.IPv6 {
+		delete(p.used, port)
+	}
+}
