@@ -15,27 +15,24 @@ import (
 var errPoolExhausted = errors.New("pool exhausted")
 
 // allocator hands out the per-session ATSSS resources of TS 29.244
-// §5.20.2.2: link-specific multipath addresses per access and PMF ports.
-// The MPTCP proxy address and port are the same for every session.
-// It is safe for concurrent use.
+// §5.20.2.2: link-specific multipath addresses per access. The MPTCP proxy
+// address and port, and the PMF address and ports, are the same for every
+// session (see PMFConfig). It is safe for concurrent use.
 type allocator struct {
 	proxy        MPTCPConfig
 	proxyEnabled bool
+	pmf          PMFConfig
 
 	mu           sync.Mutex // guards the pools below
 	linkSpecific [2][]*addrPool
-	pmf          *portPool
 }
 
 func newAllocator(c ATSSSConfig) *allocator {
-	a := &allocator{proxy: c.MPTCP, proxyEnabled: c.MPTCP.Enabled()}
+	a := &allocator{proxy: c.MPTCP, proxyEnabled: c.MPTCP.Enabled(), pmf: c.PMF}
 	for _, acc := range atsss.Accesses {
 		for _, p := range c.MPTCP.LinkSpecificPools.For(acc) {
 			a.linkSpecific[acc] = append(a.linkSpecific[acc], newAddrPool(p))
 		}
-	}
-	if c.PMF.Enabled() {
-		a.pmf = newPortPool(atsss.AddrPair{IPv4: c.PMF.Address4, IPv6: c.PMF.Address6}, c.PMF.PortMin, c.PMF.PortMax)
 	}
 	return a
 }
@@ -84,26 +81,14 @@ func (a *allocator) allocate(req atsss.ATSSSRequest, old atsss.ATSSSParams) (ats
 		}
 	}
 	p.ATSSSLL = req.ATSSSLL
-	if req.PMF && a.pmf != nil {
+	if req.PMF && a.pmf.Enabled() {
 		// One default pair of ports, then one pair per QFI with PQPM
 		// (TS 29.244 §5.20.3.1).
-		qfis := []uint8{0}
+		p.PMF = append(p.PMF, a.pmf.params(0))
 		if req.PQPM {
-			qfis = append(qfis, req.QFIs...)
-		}
-		for _, qfi := range qfis {
-			if i := slices.IndexFunc(old.PMF, func(o atsss.PMFParams) bool { return o.QFI == qfi }); i >= 0 {
-				p.PMF = append(p.PMF, old.PMF[i])
-				continue
+			for _, qfi := range req.QFIs {
+				p.PMF = append(p.PMF, a.pmf.params(qfi))
 			}
-			pm, err := a.pmf.take()
-			if err != nil {
-				undo()
-				return p, fmt.Errorf("PMF ports for QFI %d: %w", qfi, err)
-			}
-			pm.QFI = qfi
-			got = append(got, pmfResources(pm)...)
-			p.PMF = append(p.PMF, pm)
 		}
 	}
 	return p, nil
@@ -131,18 +116,10 @@ func (a *allocator) release(rs []resource) {
 	}
 }
 
-// resource is one allocated address or PMF port.
-type resource struct {
-	addr netip.Addr
-	port uint16 // 0 for a link-specific address
-}
+// resource is one allocated link-specific address.
+type resource struct{ addr netip.Addr }
 
-func (r resource) String() string {
-	if r.port == 0 {
-		return r.addr.String()
-	}
-	return netip.AddrPortFrom(r.addr, r.port).String()
-}
+func (r resource) String() string { return r.addr.String() }
 
 func resourcesOf(p atsss.ATSSSParams) []resource {
 	var out []resource
@@ -151,19 +128,6 @@ func resourcesOf(p atsss.ATSSSParams) []resource {
 			for _, a := range p.MPTCP.LinkSpecific[acc].Addrs() {
 				out = append(out, resource{addr: a})
 			}
-		}
-	}
-	for _, pm := range p.PMF {
-		out = append(out, pmfResources(pm)...)
-	}
-	return out
-}
-
-func pmfResources(pm atsss.PMFParams) []resource {
-	var out []resource
-	for _, a := range pm.Addr.Addrs() {
-		for _, port := range pm.Ports {
-			out = append(out, resource{addr: a, port: port})
 		}
 	}
 	return out
@@ -177,9 +141,6 @@ func diff(a, b atsss.ATSSSParams) []resource {
 
 // mark and free find the pool a resource belongs to; callers hold mu.
 func (a *allocator) mark(r resource) bool {
-	if r.port != 0 {
-		return a.pmf != nil && a.pmf.mark(r.addr, r.port)
-	}
 	for _, pools := range a.linkSpecific {
 		for _, pool := range pools {
 			if pool.prefix.Contains(r.addr) {
@@ -191,12 +152,6 @@ func (a *allocator) mark(r resource) bool {
 }
 
 func (a *allocator) free(r resource) {
-	if r.port != 0 {
-		if a.pmf != nil {
-			a.pmf.free(r.addr, r.port)
-		}
-		return
-	}
 	for _, pools := range a.linkSpecific {
 		for _, pool := range pools {
 			if pool.prefix.Contains(r.addr) {
@@ -206,8 +161,10 @@ func (a *allocator) free(r resource) {
 	}
 }
 
-// addrPool hands out the host addresses of one prefix. For IPv4 prefixes
-// shorter than /31 the network and broadcast addresses are never handed out.
+// addrPool hands out the host addresses of one prefix. It never hands out
+// an IPv4 prefix's network and broadcast addresses (for prefixes shorter
+// than /31) nor an IPv6 prefix's first address, the Subnet-Router anycast
+// address (RFC 4291 §2.6.1).
 type addrPool struct {
 	prefix netip.Prefix
 	first  netip.Addr
@@ -228,9 +185,11 @@ func newAddrPool(p netip.Prefix) *addrPool {
 		size = 1 << hostBits
 	}
 	first := p.Addr()
-	if p.Addr().Is4() && hostBits >= 2 {
-		first = first.Next()
-		size -= 2
+	switch {
+	case first.Is4() && hostBits >= 2:
+		first, size = first.Next(), size-2
+	case first.Is6() && hostBits >= 1:
+		first, size = first.Next(), size-1
 	}
 	return &addrPool{prefix: p, first: first, size: size, used: make(map[netip.Addr]struct{})}
 }
@@ -265,51 +224,4 @@ func addOffset(a netip.Addr, off uint64) netip.Addr {
 	b := n.FillBytes(make([]byte, a.BitLen()/8))
 	out, _ := netip.AddrFromSlice(b)
 	return out
-}
-
-// portPool hands out pairs of UDP ports (3GPP, non-3GPP) on the PMF
-// address. Every session gets its own pair, so the PMF data plane tells
-// sessions and accesses apart by port alone.
-type portPool struct {
-	addr     atsss.AddrPair
-	min, max uint16
-	used     map[uint16]struct{}
-	next     int // pair where the next search starts
-}
-
-func newPortPool(addr atsss.AddrPair, min, max uint16) *portPool {
-	return &portPool{addr: addr, min: min, max: max, used: make(map[uint16]struct{})}
-}
-
-func (p *portPool) take() (atsss.PMFParams, error) {
-	pairs := (int(p.max) - int(p.min) + 1) / 2
-	for range pairs {
-		pair := p.next
-		p.next = (p.next + 1) % pairs
-		port3, portN := p.min+uint16(2*pair), p.min+uint16(2*pair+1)
-		_, busy3 := p.used[port3]
-		_, busyN := p.used[portN]
-		if busy3 || busyN {
-			continue
-		}
-		p.used[port3], p.used[portN] = struct{}{}, struct{}{}
-		return atsss.PMFParams{Addr: p.addr, Ports: [2]uint16{port3, portN}}, nil
-	}
-	return atsss.PMFParams{}, fmt.Errorf("PMF ports %d-%d: %w", p.min, p.max, errPoolExhausted)
-}
-
-// mark and free take the port of any of the pool's addresses: both
-// addresses of the pair share it.
-func (p *portPool) mark(a netip.Addr, port uint16) bool {
-	if (a != p.addr.IPv4 && a != p.addr.IPv6) || port < p.min || port > p.max {
-		return false
-	}
-	p.used[port] = struct{}{}
-	return true
-}
-
-func (p *portPool) free(a netip.Addr, port uint16) {
-	if a == p.addr.IPv4 || a == p.addr.IPv6 {
-		delete(p.used, port)
-	}
 }

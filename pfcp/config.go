@@ -84,14 +84,24 @@ func (c MPTCPConfig) Enabled() bool {
 	return (c.Address4.IsValid() || c.Address6.IsValid()) && c.Port != 0
 }
 
-// PMFConfig is where the UPF's PMF listens: an IPv4 and/or IPv6 address and
-// a port range from which each session gets one port per access, so at most
-// (port_max-port_min+1)/2 sessions have PMF at once.
+// PMFConfig is where the UPF's PMF listens: an IPv4 and/or IPv6 address
+// and, per access, one UDP port (TS 29.244 §5.20.3.1, §8.2.159). The ports
+// are shared by every session: the PMF tells UEs apart by the UE's source
+// address, which it learns from the first uplink message (TS 23.501
+// §5.32.5.1A), and accesses by port. So PMF never limits how many sessions
+// fit. The default QoS flow uses PortBase (3GPP) and PortBase+1
+// (non-3GPP); with per-QoS-flow measurement, QFI q uses PortBase+2q and
+// PortBase+2q+1, so the PMF needs the 128 ports from PortBase.
 type PMFConfig struct {
 	Address4 netip.Addr `yaml:"address4"`
 	Address6 netip.Addr `yaml:"address6"`
-	PortMin  uint16     `yaml:"port_min"`
-	PortMax  uint16     `yaml:"port_max"`
+	PortBase uint16     `yaml:"port_base"`
+}
+
+// params returns the PMF Parameters of QoS flow qfi (0: the default).
+func (c PMFConfig) params(qfi uint8) atsss.PMFParams {
+	base := c.PortBase + 2*uint16(qfi)
+	return atsss.PMFParams{QFI: qfi, Addr: atsss.AddrPair{IPv4: c.Address4, IPv6: c.Address6}, Ports: [2]uint16{base, base + 1}}
 }
 
 // Enabled reports whether a PMF address is configured.
@@ -181,8 +191,8 @@ func (c Config) Validate() error {
 		bad("atsss.mptcp.address6", "%v is not IPv6", m.Address6)
 	}
 	p := c.ATSSS.PMF
-	if p.Enabled() && (p.PortMin == 0 || p.PortMax <= p.PortMin) {
-		bad("atsss.pmf.port_min", "need 0 < port_min < port_max, got %d-%d", p.PortMin, p.PortMax)
+	if p.Enabled() && (p.PortBase == 0 || int(p.PortBase)+127 > 65535) {
+		bad("atsss.pmf.port_base", "need 1 ≤ port_base ≤ 65408 (128 ports from it), got %d", p.PortBase)
 	}
 	if p.Address4.IsValid() && !p.Address4.Is4() {
 		bad("atsss.pmf.address4", "%v is not IPv4", p.Address4)

@@ -22,6 +22,9 @@ import (
 // the commit nothing is visible; if any step fails, what was allocated is
 // freed and the stored session is untouched.
 func (s *Server) handleSession(ctx context.Context, req *request) {
+	if !s.parse(req, req.raw) {
+		return
+	}
 	switch m := req.msg.(type) {
 	case *message.SessionEstablishmentRequest:
 		s.establish(ctx, req, m)

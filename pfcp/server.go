@@ -74,6 +74,7 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	useLockFreeGroupedTable()
 	if opts.RecoveryTime.IsZero() {
 		opts.RecoveryTime = time.Now()
 	}
@@ -192,6 +193,7 @@ type request struct {
 	conn *net.UDPConn
 	from netip.AddrPort
 	hdr  header
+	raw  []byte // the datagram, until a worker parses it
 	msg  message.Message
 	at   time.Time
 	// respSEID is the SEID for the response header: the peer's SEID of the
@@ -266,16 +268,11 @@ func (s *Server) handleDatagram(ctx context.Context, c *net.UDPConn, from netip.
 		s.reply(req, nil, &Rejection{Cause: CauseInvalidLength, Err: errors.New("header length disagrees with datagram")})
 		return
 	}
-	msg, err := message.Parse(b)
-	if err != nil {
-		s.reply(req, nil, malformed(hdr, b, err))
-		return
-	}
-	req.msg = msg
-	s.metrics.received(hdr.typ)
 	if !isSessionMessage(hdr.typ) {
-		s.cache.begin(key)
-		s.handleNode(ctx, req)
+		if s.parse(req, b) {
+			s.cache.begin(key)
+			s.handleNode(ctx, req)
+		}
 		return
 	}
 	if _, ok := s.peers.byAddr(from); !ok {
@@ -286,6 +283,9 @@ func (s *Server) handleDatagram(ctx context.Context, c *net.UDPConn, from netip.
 		s.reply(req, nil, reject(CauseCongestion, "peer %v over its request rate", from))
 		return
 	}
+	// Session messages are parsed on the workers: parsing is most of the
+	// work of a request, and the reader must stay free for heartbeats.
+	req.raw = b
 	s.cache.begin(key)
 	select {
 	case s.workers[s.shard(hdr)] <- req:
@@ -293,6 +293,19 @@ func (s *Server) handleDatagram(ctx context.Context, c *net.UDPConn, from netip.
 		s.cache.forget(key)
 		s.reply(req, nil, reject(CauseCongestion, "request queue full"))
 	}
+}
+
+// parse parses the request's datagram into req.msg, or answers it with the
+// Cause of what is wrong.
+func (s *Server) parse(req *request, b []byte) bool {
+	msg, err := message.Parse(b)
+	if err != nil {
+		s.reply(req, nil, malformed(req.hdr, b, err))
+		return false
+	}
+	req.msg = msg
+	s.metrics.received(req.hdr.typ)
+	return true
 }
 
 // malformed says why a message whose header was fine did not parse.
@@ -336,7 +349,7 @@ func (s *Server) guard(req *request, handle func()) {
 		if v := recover(); v != nil {
 			s.metrics.panics.Inc()
 			s.log.Error("handler panicked", "peer", req.from, "msg_type", req.hdr.typ, "panic", v, "stack", string(debug.Stack()))
-			if req.msg != nil {
+			if isRequest(req.hdr.typ) {
 				s.reply(req, nil, reject(CauseSystemFailure, "internal error"))
 			}
 		}

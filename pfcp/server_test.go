@@ -33,7 +33,7 @@ func testConfig() pfcp.Config {
 					Non3GPP:  []netip.Prefix{netip.MustParsePrefix("198.51.100.0/30")},
 				},
 			},
-			PMF: pfcp.PMFConfig{Address4: netip.MustParseAddr("203.0.113.1"), PortMin: 20000, PortMax: 20099},
+			PMF: pfcp.PMFConfig{Address4: netip.MustParseAddr("203.0.113.1"), PortBase: 20000},
 		},
 	}
 }

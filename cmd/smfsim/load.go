@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
@@ -19,12 +23,15 @@ func load(ctx context.Context, args []string, out *printer) error {
 establish's, each with its own CP SEID (from -seid on), UE address (from
 -ue-pool) and TEIDs. Prints progress to stderr once a second, and at the
 end the establishments per second, their latency and a count per Cause:
-Causes 74 and 75 are results of a flood, not failures.`, out, &n)
+Causes 74 and 75 are results of a flood, not failures. With -accepted,
+each accepted establishment is also recorded as it is answered, so that
+the record is complete even if the run is interrupted or the UPF dies.`, out, &n)
 	sf.register(fs)
 	sessions := fs.Int("sessions", 1000, "how many sessions to establish")
 	rate := fs.Float64("rate", 0, "establishments per second at most; 0: as fast as the UPF answers")
 	concurrency := fs.Int("concurrency", 64, "establishments in flight at most")
 	pool := fs.String("ue-pool", "198.18.0.0/15", "IPv4 `prefix` of the UE addresses (RFC 2544 sets 198.18.0.0/15 aside for benchmarks)")
+	acceptedPath := fs.String("accepted", "", "append to `file` a line \"CP-SEID UP-SEID\" (decimal) per accepted establishment, written as its response arrives")
 	del := false
 	fs.BoolFunc("delete", "delete the sessions at the end", func(string) error { del = true; return nil })
 	fs.BoolFunc("keep", "leave the sessions installed at the end (the default)", func(string) error { del = false; return nil })
@@ -47,6 +54,13 @@ Causes 74 and 75 are results of a flood, not failures.`, out, &n)
 	// The pool's hosts, from the first after the network address.
 	spec.UEIP = prefix.Masked().Addr().Next()
 
+	var rec *acceptedLog
+	if *acceptedPath != "" {
+		if rec, err = openAcceptedLog(*acceptedPath); err != nil {
+			return err
+		}
+		defer rec.close()
+	}
 	c, stop, err := n.dial(ctx, out)
 	if err != nil {
 		return err
@@ -64,11 +78,66 @@ Causes 74 and 75 are results of a flood, not failures.`, out, &n)
 		fmt.Fprintf(out.errw, "%v: %d of %d done, %.0f est/s; %s\n", r.Elapsed.Round(time.Second), r.Done(), *sessions, rate, summary(r))
 		last = r
 	}
-	res, err := pfcptest.Load(ctx, c, pfcptest.LoadConfig{
-		Spec: spec, Sessions: *sessions, Rate: *rate, Concurrency: *concurrency, Delete: del, Progress: progress,
-	})
+	cfg := pfcptest.LoadConfig{Spec: spec, Sessions: *sessions, Rate: *rate, Concurrency: *concurrency, Delete: del, Progress: progress}
+	if rec != nil {
+		cfg.Accepted = rec.add
+	}
+	res, err := pfcptest.Load(ctx, c, cfg)
 	out.load(res, del)
-	return err
+	return errors.Join(err, rec.close())
+}
+
+// acceptedLog is the file of -accepted. Each line goes to the file in one
+// write(2) before the worker that got the response moves on, so a line is
+// in the file, for any reader, as soon as the session counts as accepted,
+// and stays there if smfsim is interrupted or killed. It does not fsync:
+// it guards against the end of processes, not of the machine.
+type acceptedLog struct {
+	f *os.File
+
+	mu     sync.Mutex // guards the fields below
+	line   []byte
+	err    error // the first failed write; later lines are not written
+	closed bool
+}
+
+func openAcceptedLog(path string) (*acceptedLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("-accepted: %w", err)
+	}
+	return &acceptedLog{f: f}, nil
+}
+
+// add records an accepted establishment. It is safe for concurrent use.
+func (l *acceptedLog) add(cp, up atsss.SEID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || l.closed {
+		return
+	}
+	l.line = fmt.Appendf(l.line[:0], "%d %d\n", uint64(cp), uint64(up))
+	if _, err := l.f.Write(l.line); err != nil {
+		l.err = fmt.Errorf("-accepted: %w", err)
+	}
+}
+
+// close closes the file and returns the first error of the log, which
+// means the record is incomplete. It may be called more than once, and on
+// a nil log.
+func (l *acceptedLog) close() error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		if err := l.f.Close(); err != nil && l.err == nil {
+			l.err = fmt.Errorf("-accepted: %w", err)
+		}
+	}
+	return l.err
 }
 
 // summary writes the counts per Cause and the failures of r.

@@ -309,7 +309,8 @@ func TestLoad(t *testing.T) {
 		return pfcptest.Accept(req)
 	}
 	upf := pfcptest.NewFakeUPF(t, halfFull)
-	code, stdout, stderr := smfsim(t, upf, "load", "-sessions", "200", "-concurrency", "8", "-delete", "-o", "json")
+	accepted := filepath.Join(t.TempDir(), "accepted")
+	code, stdout, stderr := smfsim(t, upf, "load", "-sessions", "200", "-concurrency", "8", "-delete", "-o", "json", "-accepted", accepted)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -320,6 +321,26 @@ func TestLoad(t *testing.T) {
 	}
 	if r.Latency.P50 <= 0 || r.Latency.Max < r.Latency.P99 {
 		t.Errorf("latency %+v", r.Latency)
+	}
+
+	// -accepted: a line per accepted session, CP SEIDs from -seid (1) on.
+	b, err := os.ReadFile(accepted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[atsss.SEID]bool{}
+	for line := range strings.Lines(string(b)) {
+		var cp, up atsss.SEID
+		if _, err := fmt.Sscanf(line, "%d %d\n", &cp, &up); err != nil {
+			t.Fatalf("-accepted line %q: %v", line, err)
+		}
+		if cp < 1 || cp > 200 || up != pfcptest.FakeUPSEID(cp) || seen[cp] {
+			t.Errorf("-accepted line %q: want a new CP SEID in 1-200 and UP SEID %v", line, pfcptest.FakeUPSEID(cp))
+		}
+		seen[cp] = true
+	}
+	if len(seen) != 100 {
+		t.Errorf("-accepted recorded %d sessions, want 100:\n%s", len(seen), b)
 	}
 }
 

@@ -31,6 +31,12 @@ type LoadConfig struct {
 	// Progress, when set, is called once a second during the
 	// establishments with the result so far.
 	Progress func(LoadResult)
+	// Accepted, when set, is called with the CP and UP SEIDs of each
+	// establishment as soon as its accepting response arrives, before the
+	// worker that sent it moves on: a record kept by Accepted holds every
+	// session the UPF acknowledged, even when the run is cut short. It is
+	// called from the workers concurrently.
+	Accepted func(cp, up atsss.SEID)
 }
 
 // LoadResult is what a load run measured.
@@ -149,7 +155,11 @@ func Load(ctx context.Context, c *Client, cfg LoadConfig) (LoadResult, error) {
 				causes[cause].Add(1)
 				if cause.Accepted() {
 					ups[i] = up
-					c.addSession(cfg.Spec.SEID+atsss.SEID(i), up)
+					cp := cfg.Spec.SEID + atsss.SEID(i)
+					c.addSession(cp, up)
+					if cfg.Accepted != nil {
+						cfg.Accepted(cp, up)
+					}
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package pfcptest
 import (
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -25,9 +26,21 @@ func TestLoad(t *testing.T) {
 	runClient(t, c)
 	spec := DefaultSpec()
 	spec.UEIP = netip.MustParseAddr("198.18.0.1")
-	r, err := Load(t.Context(), c, LoadConfig{Spec: spec, Sessions: n, Concurrency: 8, Delete: true})
+	var mu sync.Mutex
+	accepted := map[atsss.SEID]atsss.SEID{} // CP SEID to UP SEID, as Accepted saw them
+	r, err := Load(t.Context(), c, LoadConfig{Spec: spec, Sessions: n, Concurrency: 8, Delete: true,
+		Accepted: func(cp, up atsss.SEID) {
+			mu.Lock()
+			defer mu.Unlock()
+			accepted[cp] = up
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(accepted) != n || accepted[1] != FakeUPSEID(1) || accepted[n] != FakeUPSEID(n) {
+		t.Errorf("Accepted saw %d sessions, CP SEID 1 with UP SEID %v, %d with %v; want %d, %v and %v",
+			len(accepted), accepted[1], n, accepted[n], n, FakeUPSEID(1), FakeUPSEID(n))
 	}
 	if diff := cmp.Diff(map[Cause]int{CauseAccepted: n}, r.Causes); diff != "" || r.Failed != 0 || r.Deleted != n {
 		t.Errorf("causes (-want +got):\n%s\nfailed %d (%v), deleted %d", diff, r.Failed, r.Err, r.Deleted)

@@ -1,0 +1,263 @@
+// Package daemontest builds the atsss commands and runs them as real
+// processes, for end-to-end tests and the demo: atsssd with a generated
+// configuration, its /sessions dump, its resident memory, and kill -9.
+package daemontest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/openatsss/atsss/atsss"
+)
+
+// Build compiles the named commands of this module (e.g. "atsssd",
+// "smfsim") into dir and returns their paths by name.
+func Build(ctx context.Context, dir string, names ...string) (map[string]string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(names))
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "./cmd/"+n)
+		out[n] = filepath.Join(dir, n)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %v: %w\n%s", names, err, b)
+	}
+	return out, nil
+}
+
+func moduleRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(b))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the atsss module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// FreePort returns a UDP (udp=true) or TCP port on 127.0.0.1 that was free
+// a moment ago.
+func FreePort(udp bool) (uint16, error) {
+	if udp {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// Daemon is a running atsssd.
+type Daemon struct {
+	N4      netip.AddrPort
+	Metrics netip.AddrPort
+	Config  string // path of the configuration file
+
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan error
+}
+
+// Start runs the atsssd binary with cfg (a YAML-encodable value, usually a
+// map) written to dir/atsssd.yaml, and waits until it serves N4. cfg must
+// set pfcp.listen and metrics_listen to the addresses given as n4 and
+// metrics.
+func Start(ctx context.Context, bin, dir string, cfg any, n4, metrics netip.AddrPort) (*Daemon, error) {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "atsssd.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return StartConfig(ctx, bin, path, n4, metrics)
+}
+
+// StartConfig runs atsssd on an existing configuration file.
+func StartConfig(ctx context.Context, bin, path string, n4, metrics netip.AddrPort) (*Daemon, error) {
+	d := &Daemon{N4: n4, Metrics: metrics, Config: path, log: &lockedBuffer{}, done: make(chan error, 1)}
+	d.cmd = exec.Command(bin, "-config", path)
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start atsssd: %w", err)
+	}
+	serving := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Text()
+			d.log.writeLine(line)
+			if strings.Contains(line, `"serving N4"`) {
+				once.Do(func() { close(serving) })
+			}
+		}
+		d.done <- d.cmd.Wait()
+	}()
+	select {
+	case <-serving:
+		return d, nil
+	case err := <-d.done:
+		return nil, fmt.Errorf("atsssd exited before serving (%v):\n%s", err, d.Log())
+	case <-ctx.Done():
+		d.Kill()
+		return nil, fmt.Errorf("atsssd did not start: %w\n%s", ctx.Err(), d.Log())
+	}
+}
+
+// Log returns what atsssd has logged so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// PID returns the daemon's process ID.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (d *Daemon) Stop(ctx context.Context) error {
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return err
+	case <-ctx.Done():
+		d.Kill()
+		return ctx.Err()
+	}
+}
+
+// Kill sends SIGKILL (kill -9) and waits for the process to go.
+func (d *Daemon) Kill() {
+	_ = d.cmd.Process.Kill()
+	err := <-d.done
+	d.done <- err
+}
+
+// Sessions fetches the daemon's sessions from /sessions.
+func (d *Daemon) Sessions(ctx context.Context) ([]*atsss.Session, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+"/sessions", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("/sessions: %s: %s", resp.Status, b)
+	}
+	var out []*atsss.Session
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("/sessions: %w", err)
+	}
+	return out, nil
+}
+
+// Metric returns the value of one Prometheus sample of /metrics, named with
+// its labels exactly as exposed (e.g. `atsss_pfcp_sessions`), or 0.
+func (d *Daemon) Metric(ctx context.Context, sample string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == sample {
+			return strconv.ParseFloat(value, 64)
+		}
+	}
+	return 0, sc.Err()
+}
+
+// RSS returns the daemon's resident set size in bytes (VmRSS).
+func (d *Daemon) RSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.PID()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// lockedBuffer collects log lines from the reader goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) writeLine(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+	l.b.WriteByte('\n')
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// WaitFor polls cond every 20 ms until it returns true or ctx ends.
+func WaitFor(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
