@@ -10,11 +10,16 @@ import (
 	"sync"
 )
 
-// Backend makes sessions durable. The Store calls one method at a time:
-// Load from NewStore, then Commit from its committer goroutine, then Close.
+// Backend makes sessions durable. The Store calls Load from NewStore, then
+// Commit from its committer goroutine, then Close, one at a time; Encode it
+// calls from any goroutine, concurrently.
 type Backend interface {
 	// Load calls fn for every stored session, in any order.
 	Load(fn func(*Session) error) error
+	// Encode returns the stored form of a session. The Store calls it on
+	// the writer's goroutine, so encoding runs in parallel and only the
+	// write itself waits for the committer.
+	Encode(*Session) ([]byte, error)
 	// Commit writes a batch of operations, in order, in one durable
 	// transaction: when it returns nil, all of them survive a crash; when it
 	// fails, none may be assumed written. It must not keep ops after it
@@ -27,6 +32,7 @@ type Backend interface {
 type Op struct {
 	SEID    SEID
 	Session *Session
+	Value   []byte // Session as Backend.Encode made it
 }
 
 // ChangeKind says what happened to a session.
@@ -209,7 +215,15 @@ func (s *Store) Put(ctx context.Context, sess *Session) error {
 	if sess == nil {
 		return errors.New("put session: nil")
 	}
-	if err := s.write(ctx, &request{ops: []Op{{SEID: sess.LocalSEID, Session: sess}}}); err != nil {
+	op := Op{SEID: sess.LocalSEID, Session: sess}
+	if s.backend != nil {
+		v, err := s.backend.Encode(sess)
+		if err != nil {
+			return fmt.Errorf("put session %v: encode: %w", sess.LocalSEID, err)
+		}
+		op.Value = v
+	}
+	if err := s.write(ctx, &request{ops: []Op{op}}); err != nil {
 		return fmt.Errorf("put session %v: %w", sess.LocalSEID, err)
 	}
 	return nil

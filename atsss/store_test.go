@@ -51,6 +51,8 @@ func (f *fakeBackend) Load(fn func(*atsss.Session) error) error {
 	return nil
 }
 
+func (f *fakeBackend) Encode(*atsss.Session) ([]byte, error) { return []byte{1}, nil }
+
 func (f *fakeBackend) Commit(ops []atsss.Op) error {
 	if f.gate != nil {
 		<-f.gate

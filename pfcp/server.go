@@ -51,6 +51,8 @@ type Server struct {
 	// sessions counts installed sessions plus establishments in flight, so
 	// MaxSessions holds while requests race.
 	sessions atomic.Int64
+	seidBase uint64 // see newSEID
+	seidNext atomic.Uint32
 	ready    chan struct{} // closed when Run has its sockets
 }
 
@@ -90,6 +92,7 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Server, error) {
 		cache:    newResponseCache(cfg.ResponseCache, time.Duration(cfg.N1)*cfg.T1),
 		txs:      newTransactions(),
 		shardKey: maphash.MakeSeed(),
+		seidBase: uint64(time.Now().Unix()) << 32,
 		ready:    make(chan struct{}),
 	}
 	s.metrics = newMetrics(opts.Registry, s)

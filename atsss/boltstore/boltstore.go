@@ -96,21 +96,15 @@ func (s *Store) Load(fn func(*atsss.Session) error) error {
 	})
 }
 
-// Commit writes ops in one transaction and returns once it is on disk.
+// Commit writes ops, with the values Encode made, in one transaction and
+// returns once it is on disk.
 func (s *Store) Commit(ops []atsss.Op) error {
-	// Encode before the transaction: an encoding error then leaves no
-	// half-written transaction to roll back, and the keys and values stay
-	// valid until the commit, as bbolt requires.
+	// The keys stay valid until the commit, as bbolt requires.
 	keys := make([]byte, 8*len(ops))
-	vals := make([][]byte, len(ops))
 	for i, op := range ops {
 		binary.BigEndian.PutUint64(keys[8*i:], uint64(op.SEID))
-		if op.Session != nil {
-			v, err := encode(op.Session)
-			if err != nil {
-				return fmt.Errorf("encode session %v: %w", op.SEID, err)
-			}
-			vals[i] = v
+		if op.Session != nil && len(op.Value) == 0 {
+			return fmt.Errorf("write session %v: not encoded", op.SEID)
 		}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -121,7 +115,7 @@ func (s *Store) Commit(ops []atsss.Op) error {
 			if op.Session == nil {
 				err = b.Delete(k)
 			} else {
-				err = b.Put(k, vals[i])
+				err = b.Put(k, op.Value)
 			}
 			if err != nil {
 				return fmt.Errorf("write session %v: %w", op.SEID, err)
@@ -139,6 +133,9 @@ func (s *Store) Commit(ops []atsss.Op) error {
 func (s *Store) Close() error {
 	return s.db.Close()
 }
+
+// Encode returns the stored form of sess. Safe for concurrent use.
+func (s *Store) Encode(sess *atsss.Session) ([]byte, error) { return encode(sess) }
 
 func encode(sess *atsss.Session) ([]byte, error) {
 	b, err := json.Marshal(sess)

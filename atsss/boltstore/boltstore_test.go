@@ -246,10 +246,17 @@ func TestCommitOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	s1, s2 := atssstest.Session(1), atssstest.Session(2)
+	put := func(seid atsss.SEID) atsss.Op {
+		s := atssstest.Session(seid)
+		v, err := b.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return atsss.Op{SEID: seid, Session: s, Value: v}
+	}
 	err = b.Commit([]atsss.Op{
-		{SEID: 1, Session: s1}, {SEID: 1},
-		{SEID: 2}, {SEID: 2, Session: s2},
+		put(1), {SEID: 1},
+		{SEID: 2}, put(2),
 	})
 	if err != nil {
 		t.Fatal(err)
