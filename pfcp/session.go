@@ -92,6 +92,9 @@ func (c createIEs) apply(s *atsss.Session) error {
 }
 
 func appendDecoded[T any](dst *[]T, ies []*ie.IE, decode func(*ie.IE) (T, error)) error {
+	// Grow once to the exact size: a stored session keeps its slices for
+	// its whole life, and append's doubling would waste a third of them.
+	*dst = slices.Grow(*dst, len(ies))
 	for _, i := range ies {
 		v, err := decode(i)
 		if err != nil {
