@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -40,6 +42,12 @@ func loadConfig(path string) (config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) == nil {
+			if field := badField(&doc, reflect.TypeOf(c), ""); field != nil {
+				err = field
+			}
+		}
 		return config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.PFCP = c.PFCP.WithDefaults()
@@ -47,6 +55,40 @@ func loadConfig(path string) (config, error) {
 		return config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// badField finds the value that failed to decode and names its field.
+// yaml.v3 reports a failed UnmarshalText (a bad address, say) without the
+// field or the line, so on an error loadConfig walks the document against
+// the config's type and decodes leaf by leaf.
+func badField(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		return badField(n.Content[0], t, path)
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			for _, f := range reflect.VisibleFields(t) {
+				if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
+					if err := badField(n.Content[i+1], f.Type, strings.TrimPrefix(path+"."+key, ".")); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, item := range n.Content {
+			if err := badField(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.ScalarNode:
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return fmt.Errorf("%s (line %d): %q: %w", path, n.Line, n.Value, err)
+		}
+	}
+	return nil
 }
 
 func (c config) validate() error {

@@ -129,7 +129,7 @@ func newFlagSet(name, synopsis string, out *printer, n *node) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	fs.TextVar(&n.upf, "upf", netip.MustParseAddrPort("127.0.0.1:8805"), "`address:port` of the UPF's PFCP endpoint")
-	fs.TextVar(&n.local, "local", netip.MustParseAddrPort("127.0.0.2:8805"), "`address:port` to send from; port 0 picks one, but the UPF sends its own requests to port 8805")
+	fs.TextVar(&n.local, "local", netip.MustParseAddrPort("127.0.0.2:8805"), "`address:port` to send from; port 0 picks one. atsssd sends its own requests (heartbeats, session reports) to the address the association came from; other UPFs may use port 8805")
 	fs.StringVar(&n.nodeID, "node-id", "", "the SMF's Node ID, an IP address or an FQDN (default: the -local address)")
 	fs.TextVar(&n.recovery, "recovery", defaultRecovery, "the SMF's Recovery Time Stamp, an RFC 3339 `time`; change it to play an SMF that restarted")
 	fs.DurationVar(&n.t1, "t1", 3*time.Second, "how long to wait for a response before sending the request again (T1)")
