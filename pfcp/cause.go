@@ -106,7 +106,7 @@ func badIE(t uint16, where string, err error) *Rejection {
 	case errors.Is(err, atsssie.ErrMissingIE):
 		c = CauseMandatoryIEMissing
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, ie.ErrInvalidLength),
-		errors.Is(err, errShortIE), errors.Is(err, atsssie.ErrInvalidLength):
+		errors.Is(err, errShortIE), errors.Is(err, errGoPFCPPanic), errors.Is(err, atsssie.ErrInvalidLength):
 		c = CauseInvalidLength
 	}
 	return &Rejection{Cause: c, OffendingIE: t, Err: fmt.Errorf("%s: IE %d: %w", where, t, err)}

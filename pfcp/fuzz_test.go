@@ -76,7 +76,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m, err := message.Parse(b)
+		m, err := parseMessage(b)
 		if err != nil {
 			if rej := malformed(hdr, b, err); rej.Cause != CauseInvalidLength && rej.Cause != CauseMandatoryIEIncorrect {
 				t.Fatalf("malformed message mapped to %v", rej.Cause)

@@ -1,6 +1,8 @@
 package pfcp
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 
@@ -30,6 +32,22 @@ func all(ies []*ie.IE, t uint16) []*ie.IE {
 	return out
 }
 
+// errGoPFCPPanic marks an IE on which go-pfcp panicked.
+var errGoPFCPPanic = errors.New("malformed IE (the decoder failed on it)")
+
+// safely calls a go-pfcp accessor on network input. go-pfcp v0.0.24 indexes
+// past the end of some IEs instead of returning an error (found by
+// FuzzDecodeRequest: OuterHeaderCreationFields.UnmarshalBinary on a short
+// IE); the panic is turned into an error, answered as an invalid length.
+func safely[T any](i *ie.IE, get func(*ie.IE) (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errGoPFCPPanic, r)
+		}
+	}()
+	return get(i)
+}
+
 // mandatory decodes the first IE of type t with get; absent is Cause 66.
 func mandatory[T any](ies []*ie.IE, t uint16, where string, get func(*ie.IE) (T, error)) (T, error) {
 	var zero T
@@ -37,7 +55,7 @@ func mandatory[T any](ies []*ie.IE, t uint16, where string, get func(*ie.IE) (T,
 	if i == nil {
 		return zero, missingIE(t, where)
 	}
-	v, err := get(i)
+	v, err := safely(i, get)
 	if err != nil {
 		return zero, badIE(t, where, err)
 	}
@@ -50,7 +68,7 @@ func optional[T any](ies []*ie.IE, t uint16, where string, get func(*ie.IE) (T, 
 	if i == nil {
 		return v, false, nil
 	}
-	v, err = get(i)
+	v, err = safely(i, get)
 	if err != nil {
 		return v, false, badIE(t, where, err)
 	}
@@ -61,7 +79,7 @@ func optional[T any](ies []*ie.IE, t uint16, where string, get func(*ie.IE) (T, 
 func ids[T any](ies []*ie.IE, t uint16, where string, get func(*ie.IE) (T, error)) ([]T, error) {
 	var out []T
 	for _, i := range all(ies, t) {
-		v, err := get(i)
+		v, err := safely(i, get)
 		if err != nil {
 			return nil, badIE(t, where, err)
 		}

@@ -34,7 +34,7 @@ func (s *Server) heartbeatRequest(ctx context.Context, req *request, m *message.
 	if m.RecoveryTimeStamp == nil {
 		return
 	}
-	if ts, err := m.RecoveryTimeStamp.RecoveryTimeStamp(); err == nil {
+	if ts, err := safely(m.RecoveryTimeStamp, (*ie.IE).RecoveryTimeStamp); err == nil {
 		s.peerHeard(ctx, req.from.Addr(), ts)
 	}
 }
@@ -184,7 +184,7 @@ func (s *Server) heartbeat(ctx context.Context, p peer) {
 		return
 	}
 	if hb, ok := resp.(*message.HeartbeatResponse); ok && hb.RecoveryTimeStamp != nil {
-		if ts, err := hb.RecoveryTimeStamp.RecoveryTimeStamp(); err == nil {
+		if ts, err := safely(hb.RecoveryTimeStamp, (*ie.IE).RecoveryTimeStamp); err == nil {
 			s.peerHeard(ctx, p.addr.Addr(), ts)
 		}
 	}

@@ -36,7 +36,7 @@ func (s *Server) handleSession(ctx context.Context, req *request) {
 
 func (s *Server) establish(ctx context.Context, req *request, m *message.SessionEstablishmentRequest) {
 	if m.CPFSEID != nil {
-		if f, err := m.CPFSEID.FSEID(); err == nil {
+		if f, err := safely(m.CPFSEID, (*ie.IE).FSEID); err == nil {
 			req.respSEID = f.SEID // the response goes to the CP SEID (TS 29.244 §7.2.2.4.2)
 		}
 	}

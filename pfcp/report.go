@@ -55,7 +55,7 @@ func (s *Server) ReportAccessAvailability(ctx context.Context, seid atsss.SEID, 
 	if !ok || r.Cause == nil {
 		return fmt.Errorf("report for session %v: response without cause", seid)
 	}
-	if c, err := r.Cause.Cause(); err != nil || Cause(c) != CauseAccepted {
+	if c, err := safely(r.Cause, (*ie.IE).Cause); err != nil || Cause(c) != CauseAccepted {
 		return fmt.Errorf("report for session %v: SMF answered cause %v", seid, Cause(c))
 	}
 	s.log.Info("reported access availability", "seid", seid, "access", access, "available", available)

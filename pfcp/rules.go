@@ -106,11 +106,11 @@ func decodePDI(g *ie.IE) (atsss.PDI, error) {
 		}
 		pdi.UEIP = &atsss.UEIP{IPv4: addrOf(u.IPv4Address), IPv6: addrOf(u.IPv6Address), Destination: u.Flags&0x04 != 0}
 	}
-	for _, f := range all(c, ie.SDFFilter) {
-		sdf, err := f.SDFFilter()
-		if err != nil {
-			return pdi, badIE(ie.SDFFilter, where, err)
-		}
+	sdfs, err := ids(c, ie.SDFFilter, where, (*ie.IE).SDFFilter)
+	if err != nil {
+		return pdi, err
+	}
+	for _, sdf := range sdfs {
 		pdi.SDFFilters = append(pdi.SDFFilters, atsss.SDFFilter{
 			FlowDescription: sdf.FlowDescription,
 			ToSTrafficClass: uint16(be([]byte(sdf.ToSTrafficClass))),
@@ -220,28 +220,20 @@ func decodeQER(g *ie.IE) (atsss.QER, error) {
 
 // decodeQERParams reads the IEs Create QER and Update QER share.
 func decodeQERParams(q *atsss.QER, c []*ie.IE, where string) error {
-	if g := first(c, ie.GateStatus); g != nil {
-		ul, dl, err := g.GateStatusULDL()
-		if err != nil {
-			return badIE(ie.GateStatus, where, err)
-		}
-		q.GateUL, q.GateDL = atsss.GateStatus(ul&1), atsss.GateStatus(dl&1)
+	if g, ok, err := optional(c, ie.GateStatus, where, gates); err != nil {
+		return err
+	} else if ok {
+		q.GateUL, q.GateDL = atsss.GateStatus(g[0]&1), atsss.GateStatus(g[1]&1)
 	}
-	if m := first(c, ie.MBR); m != nil {
-		ul, errUL := m.MBRUL()
-		dl, errDL := m.MBRDL()
-		if errUL != nil || errDL != nil {
-			return badIE(ie.MBR, where, errShortIE)
-		}
-		q.MBRUL, q.MBRDL = ul, dl
+	if r, ok, err := optional(c, ie.MBR, where, bitRates((*ie.IE).MBRUL, (*ie.IE).MBRDL)); err != nil {
+		return err
+	} else if ok {
+		q.MBRUL, q.MBRDL = r[0], r[1]
 	}
-	if g := first(c, ie.GBR); g != nil {
-		ul, errUL := g.GBRUL()
-		dl, errDL := g.GBRDL()
-		if errUL != nil || errDL != nil {
-			return badIE(ie.GBR, where, errShortIE)
-		}
-		q.GBRUL, q.GBRDL = ul, dl
+	if r, ok, err := optional(c, ie.GBR, where, bitRates((*ie.IE).GBRUL, (*ie.IE).GBRDL)); err != nil {
+		return err
+	} else if ok {
+		q.GBRUL, q.GBRDL = r[0], r[1]
 	}
 	if v, ok, err := optional(c, ie.QFI, where, (*ie.IE).QFI); err != nil {
 		return err
@@ -249,6 +241,24 @@ func decodeQERParams(q *atsss.QER, c []*ie.IE, where string) error {
 		q.QFI = v & 0x3f
 	}
 	return nil
+}
+
+// gates reads Gate Status as [UL, DL].
+func gates(i *ie.IE) ([2]uint8, error) {
+	ul, dl, err := i.GateStatusULDL()
+	return [2]uint8{ul, dl}, err
+}
+
+// bitRates makes a reader of an MBR or GBR IE as [UL, DL] in kbit/s.
+func bitRates(ul, dl func(*ie.IE) (uint64, error)) func(*ie.IE) ([2]uint64, error) {
+	return func(i *ie.IE) ([2]uint64, error) {
+		u, err := ul(i)
+		if err != nil {
+			return [2]uint64{}, err
+		}
+		d, err := dl(i)
+		return [2]uint64{u, d}, err
+	}
 }
 
 func decodeURR(g *ie.IE) (atsss.URR, error) {

@@ -301,7 +301,7 @@ func (s *Server) handleDatagram(ctx context.Context, c *net.UDPConn, from netip.
 // parse parses the request's datagram into req.msg, or answers it with the
 // Cause of what is wrong.
 func (s *Server) parse(req *request, b []byte) bool {
-	msg, err := message.Parse(b)
+	msg, err := parseMessage(b)
 	if err != nil {
 		s.reply(req, nil, malformed(req.hdr, b, err))
 		return false
@@ -309,6 +309,17 @@ func (s *Server) parse(req *request, b []byte) bool {
 	req.msg = msg
 	s.metrics.received(req.hdr.typ)
 	return true
+}
+
+// parseMessage is go-pfcp's message.Parse, made safe for network input
+// like its accessors (see safely).
+func parseMessage(b []byte) (m message.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%w: %v", errGoPFCPPanic, r)
+		}
+	}()
+	return message.Parse(b)
 }
 
 // malformed says why a message whose header was fine did not parse.

@@ -23,19 +23,13 @@ type establishment struct {
 
 func decodeEstablishment(req *message.SessionEstablishmentRequest) (*establishment, error) {
 	const where = "session establishment request"
-	if req.NodeID == nil {
-		return nil, missingIE(ie.NodeID, where)
-	}
-	nodeID, err := req.NodeID.NodeID()
+	nodeID, err := mandatoryMsgIE(req.NodeID, ie.NodeID, where, (*ie.IE).NodeID)
 	if err != nil {
-		return nil, badIE(ie.NodeID, where, err)
+		return nil, err
 	}
-	if req.CPFSEID == nil {
-		return nil, missingIE(ie.FSEID, where)
-	}
-	fseid, err := req.CPFSEID.FSEID()
+	fseid, err := mandatoryMsgIE(req.CPFSEID, ie.FSEID, where, (*ie.IE).FSEID)
 	if err != nil {
-		return nil, badIE(ie.FSEID, where, err)
+		return nil, err
 	}
 	if len(req.CreatePDR) == 0 {
 		return nil, missingIE(ie.CreatePDR, where)
@@ -119,9 +113,9 @@ func decodeModification(old *atsss.Session, req *message.SessionModificationRequ
 	const where = "session modification request"
 	s := old.Clone()
 	if req.CPFSEID != nil {
-		fseid, err := req.CPFSEID.FSEID()
+		fseid, err := mandatoryMsgIE(req.CPFSEID, ie.FSEID, where, (*ie.IE).FSEID)
 		if err != nil {
-			return nil, badIE(ie.FSEID, where, err)
+			return nil, err
 		}
 		s.RemoteSEID = atsss.SEID(fseid.SEID)
 		if a := addrOf(fseid.IPv4Address); a.IsValid() {
