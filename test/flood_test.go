@@ -41,8 +41,7 @@ func TestFloodIsBounded(t *testing.T) {
 	defer cancel()
 	bin := buildCommands(ctx, t)
 	dir := t.TempDir()
-	n4, metrics := loopbackPorts(t)
-	cfg := loadDaemonConfig(n4, metrics)
+	n4, metrics, cfg := loadDaemon(t)
 	cfg["store_path"] = filepath.Join(dir, "sessions.db")
 	cfg["memory_limit_mib"] = memoryLimitMiB
 	pfcpCfg := cfg["pfcp"].(map[string]any)

@@ -25,8 +25,8 @@ import (
 
 // The addresses atsssd hands out in TestN4EndToEnd (documentation ranges).
 var (
-	n4ProxyAddr = netip.MustParseAddr("203.0.113.1") // MPTCP proxy and PMF
-	n4Pools     = [2]netip.Prefix{                   // link-specific addresses, by access
+	n4ProxyAddr = netip.MustParseAddr(daemontest.ProxyAddr) // MPTCP proxy and PMF
+	n4Pools     = [2]netip.Prefix{                          // link-specific addresses, by access
 		netip.MustParsePrefix("192.0.2.0/24"),
 		netip.MustParsePrefix("198.51.100.0/24"),
 	}
@@ -37,10 +37,10 @@ var (
 var n4CmpOpts = cmp.Options{cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})}
 
 const (
-	n4ProxyPort = 8803
+	n4ProxyPort = daemontest.ProxyPort
 	// n4PMFPortBase is the PMF port of the 3GPP access; non-3GPP has the
 	// next one. Every session gets the same pair (pfcp.PMFConfig).
-	n4PMFPortBase = 20000
+	n4PMFPortBase = daemontest.PMFPort
 	// n4PoolHosts is how many addresses each /24 pool hands out.
 	n4PoolHosts = 254
 )
@@ -79,16 +79,10 @@ func TestN4EndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n4Port, err := daemontest.FreePort(true)
+	n4, metrics, err := daemontest.Ports()
 	if err != nil {
 		t.Fatal(err)
 	}
-	metricsPort, err := daemontest.FreePort(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n4 := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), n4Port)
-	metrics := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), metricsPort)
 	d, err := daemontest.Start(ctx, bins["atsssd"], dir, n4Config(dir, n4, metrics), n4, metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +95,7 @@ func TestN4EndToEnd(t *testing.T) {
 	})
 
 	pcap := filepath.Join(dir, "n4.pcap")
-	capture, err := tsharktest.Start(ctx, tshark, "lo", fmt.Sprintf("udp port %d", n4Port), pcap)
+	capture, err := tsharktest.Start(ctx, tshark, "lo", fmt.Sprintf("udp port %d", n4.Port()), pcap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,38 +214,16 @@ func TestN4EndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// tshark decodes PFCP on port 8805 only, unless told.
-	r := tsharktest.Reader{Bin: tshark, PCAP: pcap, Args: []string{"-d", fmt.Sprintf("udp.port==%d,pfcp", n4Port)}}
+	r := tsharktest.Reader{Bin: tshark, PCAP: pcap, Args: []string{"-d", fmt.Sprintf("udp.port==%d,pfcp", n4.Port())}}
 	n4CheckCapture(ctx, t, r, smf.Local.Addr(), params, *b.ATSSS)
 }
 
-// n4Config is atsssd's configuration: deploy/atsssd.yaml on the test's
-// ports, with a durable store in dir.
+// n4Config is atsssd's configuration for TestN4EndToEnd: the /24 pools,
+// and a durable store in dir.
 func n4Config(dir string, n4, metrics netip.AddrPort) map[string]any {
-	return map[string]any{
-		"store_path":     filepath.Join(dir, "sessions.db"),
-		"metrics_listen": metrics.String(),
-		"pfcp": map[string]any{
-			"node_id":       n4.Addr().String(),
-			"listen":        []string{n4.String()},
-			"allowed_peers": []string{"127.0.0.0/8"},
-			// The SMF of each step is gone once the step is done: no
-			// heartbeat may find it lost and purge its sessions
-			// mid-test, nor clutter the capture.
-			"heartbeat_interval": "1h",
-			"atsss": map[string]any{
-				"atsss_ll": true,
-				"mptcp": map[string]any{
-					"address4": n4ProxyAddr.String(),
-					"port":     n4ProxyPort,
-					"link_specific_pools": map[string]any{
-						"3gpp":    []string{n4Pools[atsss.Access3GPP].String()},
-						"non3gpp": []string{n4Pools[atsss.AccessNon3GPP].String()},
-					},
-				},
-				"pmf": map[string]any{"address4": n4ProxyAddr.String(), "port_base": n4PMFPortBase},
-			},
-		},
-	}
+	cfg := daemontest.Config(n4, metrics, [2]string{n4Pools[0].String(), n4Pools[1].String()})
+	cfg["store_path"] = filepath.Join(dir, "sessions.db")
+	return cfg
 }
 
 // n4WriteScenario writes an smfsim scenario whose one step establishes the

@@ -47,8 +47,7 @@ func TestRestartKeepsAcceptedSessions(t *testing.T) {
 	defer cancel()
 	bin := buildCommands(ctx, t)
 	dir := t.TempDir()
-	n4, metrics := loopbackPorts(t)
-	cfg := loadDaemonConfig(n4, metrics)
+	n4, metrics, cfg := loadDaemon(t)
 	cfg["store_path"] = filepath.Join(dir, "sessions.db")
 	d := startAtsssd(ctx, t, func(ctx context.Context) (*daemontest.Daemon, error) {
 		return daemontest.Start(ctx, bin["atsssd"], dir, cfg, n4, metrics)
@@ -285,52 +284,20 @@ func buildCommands(ctx context.Context, t *testing.T) map[string]string {
 	return bin
 }
 
-// loopbackPorts returns a free N4 (UDP) and metrics (TCP) address on
-// 127.0.0.1.
-func loopbackPorts(t *testing.T) (n4, metrics netip.AddrPort) {
-	t.Helper()
-	udp, err := daemontest.FreePort(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := daemontest.FreePort(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo := netip.MustParseAddr("127.0.0.1")
-	return netip.AddrPortFrom(lo, udp), netip.AddrPortFrom(lo, tcp)
-}
-
-// loadDaemonConfig is an atsssd configuration on loopback with MPTCP,
-// ATSSS-LL and PMF, and link-specific pools (IPv6 documentation prefixes)
-// large enough for any load run here. Peers lost for a few heartbeats keep
-// their sessions for the whole test.
-func loadDaemonConfig(n4, metrics netip.AddrPort) map[string]any {
-	return map[string]any{
-		"log_level":      "info",
-		"metrics_listen": metrics.String(),
-		"pfcp": map[string]any{
-			"node_id":                "127.0.0.1",
-			"listen":                 []string{n4.String()},
-			"allowed_peers":          []string{"127.0.0.0/8"},
-			"association_loss_grace": "10m",
-			"atsss": map[string]any{
-				"atsss_ll": true,
-				"mptcp": map[string]any{
-					"address4": "203.0.113.1", "port": 8803,
-					"link_specific_pools": map[string]any{
-						"3gpp":    []string{"2001:db8:3::/64"},
-						"non3gpp": []string{"2001:db8:4::/64"},
-					},
-				},
-				"pmf": map[string]any{"address4": "203.0.113.1", "port_base": 20000},
-			},
-		},
-	}
-}
-
 // startAtsssd starts atsssd with start, kills it when the test ends, and
 // shows its log if the test failed.
+// loadDaemon returns free loopback addresses and an atsssd configuration
+// whose link-specific pools (IPv6 documentation prefixes) are large enough
+// for any load run here.
+func loadDaemon(t *testing.T) (n4, metrics netip.AddrPort, cfg map[string]any) {
+	t.Helper()
+	n4, metrics, err := daemontest.Ports()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n4, metrics, daemontest.Config(n4, metrics, [2]string{"2001:db8:3::/64", "2001:db8:4::/64"})
+}
+
 func startAtsssd(ctx context.Context, t *testing.T, start func(context.Context) (*daemontest.Daemon, error)) *daemontest.Daemon {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)

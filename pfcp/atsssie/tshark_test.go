@@ -3,7 +3,6 @@ package atsssie
 import (
 	"bytes"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,21 +13,8 @@ import (
 	"github.com/wmnsk/go-pfcp/message"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/test/tsharktest"
 )
-
-// tshark returns the path of tshark, the independent decoder of these tests.
-// Without it the test is skipped, unless CI=true: then it fails.
-func tshark(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tshark is required under CI: %v", err)
-		}
-		t.Skipf("no tshark: %v", err)
-	}
-	return path
-}
 
 // runTshark runs tshark on a capture and returns its standard output.
 func runTshark(t *testing.T, bin string, args ...string) string {
@@ -77,7 +63,7 @@ type field struct {
 // go-pfcp, and checks what tshark, an implementation of TS 29.244 written
 // independently of go-pfcp and of this package, decodes from them.
 func TestTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := tsharktest.Path(t)
 	upf, smf := net.IPv4(192, 0, 2, 2), net.IPv4(192, 0, 2, 1)
 	afai := func(t uint16, far uint32, ies ...*ie.IE) *ie.IE {
 		return ie.NewGroupedIE(t, append([]*ie.IE{ie.NewFARID(far)}, ies...)...)
@@ -234,7 +220,7 @@ func TestTshark(t *testing.T) {
 // fail: go-pfcp's PMF Address Information, with its stray MAC octets, is
 // flagged.
 func TestTsharkCatchesGoPFCPFlaw(t *testing.T) {
-	bin := tshark(t)
+	bin := tsharktest.Path(t)
 	pmf := ie.NewPMFAddressInformation(net.IPv4(192, 0, 2, 20).To4(), nil, 7001, 7002, nil, nil)
 	pcap := capture(t, message.NewSessionEstablishmentResponse(0, 0, 1, 1, 0,
 		ie.NewCause(ie.CauseRequestAccepted),

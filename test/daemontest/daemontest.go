@@ -60,6 +60,55 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
+// Ports returns an N4 (UDP) and a metrics (TCP) address on 127.0.0.1 that
+// were free a moment ago.
+func Ports() (n4, metrics netip.AddrPort, err error) {
+	udp, err := FreePort(true)
+	if err != nil {
+		return n4, metrics, err
+	}
+	tcp, err := FreePort(false)
+	if err != nil {
+		return n4, metrics, err
+	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	return netip.AddrPortFrom(lo, udp), netip.AddrPortFrom(lo, tcp), nil
+}
+
+// Proxy and PMF address, and the PMF port base, of Config.
+const (
+	ProxyAddr = "203.0.113.1"
+	ProxyPort = 8803
+	PMFPort   = 20000
+)
+
+// Config returns an atsssd configuration (for Start) on loopback: N4 on n4,
+// /metrics and /sessions on metrics, peers from 127.0.0.0/8, MPTCP proxy,
+// ATSSS-LL and PMF, and link-specific addresses from pools (3GPP,
+// non-3GPP). Callers change the map for their case. Heartbeats are
+// hourly: the SMFs of tests are processes that come and go between steps,
+// and must not be found lost and purged mid-test.
+func Config(n4, metrics netip.AddrPort, pools [2]string) map[string]any {
+	return map[string]any{
+		"log_level":      "info", // Start waits for the "serving N4" line
+		"metrics_listen": metrics.String(),
+		"pfcp": map[string]any{
+			"node_id":            n4.Addr().String(),
+			"listen":             []string{n4.String()},
+			"allowed_peers":      []string{"127.0.0.0/8"},
+			"heartbeat_interval": "1h",
+			"atsss": map[string]any{
+				"atsss_ll": true,
+				"mptcp": map[string]any{
+					"address4": ProxyAddr, "port": ProxyPort,
+					"link_specific_pools": map[string]any{"3gpp": []string{pools[0]}, "non3gpp": []string{pools[1]}},
+				},
+				"pmf": map[string]any{"address4": ProxyAddr, "port_base": PMFPort},
+			},
+		},
+	}
+}
+
 // FreePort returns a UDP (udp=true) or TCP port on 127.0.0.1 that was free
 // a moment ago.
 func FreePort(udp bool) (uint16, error) {
@@ -86,7 +135,7 @@ type Daemon struct {
 	Config  string // path of the configuration file
 
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *LineBuffer
 	done chan error
 }
 
@@ -108,7 +157,7 @@ func Start(ctx context.Context, bin, dir string, cfg any, n4, metrics netip.Addr
 
 // StartConfig runs atsssd on an existing configuration file.
 func StartConfig(ctx context.Context, bin, path string, n4, metrics netip.AddrPort) (*Daemon, error) {
-	d := &Daemon{N4: n4, Metrics: metrics, Config: path, log: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &Daemon{N4: n4, Metrics: metrics, Config: path, log: &LineBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, "-config", path)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -124,7 +173,7 @@ func StartConfig(ctx context.Context, bin, path string, n4, metrics netip.AddrPo
 		once := sync.Once{}
 		for sc.Scan() {
 			line := sc.Text()
-			d.log.writeLine(line)
+			d.log.WriteLine(line)
 			if strings.Contains(line, `"serving N4"`) {
 				once.Do(func() { close(serving) })
 			}
@@ -229,20 +278,23 @@ func (d *Daemon) RSS() (int64, error) {
 	return 0, errors.New("no VmRSS in /proc status")
 }
 
-// lockedBuffer collects log lines from the reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
+// LineBuffer collects the output lines of a process, written by one
+// goroutine and read by others. Safe for concurrent use.
+type LineBuffer struct {
+	mu sync.Mutex // guards b
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) writeLine(s string) {
+// WriteLine appends one line.
+func (l *LineBuffer) WriteLine(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.WriteString(s)
 	l.b.WriteByte('\n')
 }
 
-func (l *lockedBuffer) String() string {
+// String returns every line so far.
+func (l *LineBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

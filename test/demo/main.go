@@ -12,7 +12,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,40 +46,15 @@ func run(ctx context.Context, sessions int) error {
 	if err != nil {
 		return err
 	}
-	n4Port, err := daemontest.FreePort(true)
+	n4, metrics, err := daemontest.Ports()
 	if err != nil {
 		return err
 	}
-	httpPort, err := daemontest.FreePort(false)
-	if err != nil {
-		return err
-	}
-	n4 := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), n4Port)
-	metrics := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), httpPort)
-	cfg := map[string]any{
-		"log_level":      "info", // daemontest waits for the "serving N4" line
-		"store_path":     filepath.Join(dir, "sessions.db"),
-		"metrics_listen": metrics.String(),
-		"pfcp": map[string]any{
-			"node_id":       "127.0.0.1",
-			"listen":        []string{n4.String()},
-			"allowed_peers": []string{"127.0.0.0/8"},
-			"max_sessions":  sessions + 10,
-			"atsss": map[string]any{
-				"atsss_ll": true,
-				"mptcp": map[string]any{
-					"address4": "203.0.113.1", "port": 8803,
-					// IPv6 documentation prefixes: room for every session of
-					// the load, which IPv4 /24s would not have.
-					"link_specific_pools": map[string]any{
-						"3gpp":    []string{"2001:db8:3::/64"},
-						"non3gpp": []string{"2001:db8:4::/64"},
-					},
-				},
-				"pmf": map[string]any{"address4": "203.0.113.1", "port_base": 20000},
-			},
-		},
-	}
+	// IPv6 documentation prefixes: room for every session of the load,
+	// which IPv4 /24s would not have.
+	cfg := daemontest.Config(n4, metrics, [2]string{"2001:db8:3::/64", "2001:db8:4::/64"})
+	cfg["store_path"] = filepath.Join(dir, "sessions.db")
+	cfg["pfcp"].(map[string]any)["max_sessions"] = sessions + 10
 	step(fmt.Sprintf("starting atsssd: N4 on %v, metrics and /sessions on %v", n4, metrics))
 	d, err := daemontest.Start(ctx, bin["atsssd"], dir, cfg, n4, metrics)
 	if err != nil {
