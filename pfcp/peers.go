@@ -44,7 +44,7 @@ func (t *peerTable) setup(nodeID string, addr netip.AddrPort, recovery time.Time
 	p, ok := t.byNode[nodeID]
 	if ok {
 		restarted = !p.recovery.IsZero() && !p.recovery.Equal(recovery)
-		delete(t.byIP, p.addr.Addr())
+		t.unindex(p)
 	} else {
 		p = &peer{nodeID: nodeID}
 		t.byNode[nodeID] = p
@@ -52,6 +52,13 @@ func (t *peerTable) setup(nodeID string, addr netip.AddrPort, recovery time.Time
 	p.addr, p.recovery, p.lostAt = addr, recovery, time.Time{}
 	t.byIP[addr.Addr()] = p
 	return restarted
+}
+
+// unindex drops p from byIP, unless another peer has its IP since.
+func (t *peerTable) unindex(p *peer) {
+	if t.byIP[p.addr.Addr()] == p {
+		delete(t.byIP, p.addr.Addr())
+	}
 }
 
 // restore records an association implied by a session restored from the
@@ -72,7 +79,7 @@ func (t *peerTable) release(nodeID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p, ok := t.byNode[nodeID]; ok {
-		delete(t.byIP, p.addr.Addr())
+		t.unindex(p)
 		delete(t.byNode, nodeID)
 	}
 }
