@@ -268,6 +268,25 @@ func (r *raw) exchange(t *testing.T, b []byte, wait time.Duration) ([]byte, bool
 	return buf[:n], true
 }
 
+// read returns the next datagram, failing the test after 5 s.
+func (r *raw) read(t *testing.T) []byte {
+	t.Helper()
+	buf := make([]byte, 65536)
+	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := r.c.Read(buf)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return buf[:n]
+}
+
+func (r *raw) write(t *testing.T, b []byte) {
+	t.Helper()
+	if _, err := r.c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func parse(t *testing.T, b []byte) message.Message {
 	t.Helper()
 	m, err := message.Parse(b)
