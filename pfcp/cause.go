@@ -11,51 +11,24 @@ import (
 	"github.com/openatsss/atsss/pfcp/atsssie"
 )
 
-// Cause is a PFCP Cause value (TS 29.244 §8.2.1, Table 8.2.1-1).
-type Cause uint8
+// Cause is a PFCP Cause value (TS 29.244 §8.2.1).
+type Cause = atsssie.Cause
 
+// The Causes this server answers with.
 const (
-	CauseAccepted                 Cause = 1
-	CauseRejected                 Cause = 64
-	CauseSessionNotFound          Cause = 65
-	CauseMandatoryIEMissing       Cause = 66
-	CauseConditionalIEMissing     Cause = 67
-	CauseInvalidLength            Cause = 68
-	CauseMandatoryIEIncorrect     Cause = 69
-	CauseInvalidForwardingPolicy  Cause = 70
-	CauseInvalidFTEIDAllocation   Cause = 71
-	CauseNoEstablishedAssociation Cause = 72
-	CauseRuleCreationFailure      Cause = 73
-	CauseCongestion               Cause = 74
-	CauseNoResources              Cause = 75
-	CauseServiceNotSupported      Cause = 76
-	CauseSystemFailure            Cause = 77
+	CauseAccepted                 = atsssie.CauseAccepted
+	CauseSessionNotFound          = atsssie.CauseSessionNotFound
+	CauseMandatoryIEMissing       = atsssie.CauseMandatoryIEMissing
+	CauseConditionalIEMissing     = atsssie.CauseConditionalIEMissing
+	CauseInvalidLength            = atsssie.CauseInvalidLength
+	CauseMandatoryIEIncorrect     = atsssie.CauseMandatoryIEIncorrect
+	CauseInvalidFTEIDAllocation   = atsssie.CauseInvalidFTEIDAllocation
+	CauseNoEstablishedAssociation = atsssie.CauseNoEstablishedAssociation
+	CauseRuleCreationFailure      = atsssie.CauseRuleCreationFailure
+	CauseCongestion               = atsssie.CauseCongestion
+	CauseNoResources              = atsssie.CauseNoResources
+	CauseSystemFailure            = atsssie.CauseSystemFailure
 )
-
-var causeNames = map[Cause]string{
-	CauseAccepted:                 "accepted",
-	CauseRejected:                 "rejected",
-	CauseSessionNotFound:          "session_not_found",
-	CauseMandatoryIEMissing:       "mandatory_ie_missing",
-	CauseConditionalIEMissing:     "conditional_ie_missing",
-	CauseInvalidLength:            "invalid_length",
-	CauseMandatoryIEIncorrect:     "mandatory_ie_incorrect",
-	CauseInvalidForwardingPolicy:  "invalid_forwarding_policy",
-	CauseInvalidFTEIDAllocation:   "invalid_fteid_allocation",
-	CauseNoEstablishedAssociation: "no_established_association",
-	CauseRuleCreationFailure:      "rule_creation_failure",
-	CauseCongestion:               "congestion",
-	CauseNoResources:              "no_resources",
-	CauseServiceNotSupported:      "service_not_supported",
-	CauseSystemFailure:            "system_failure",
-}
-
-func (c Cause) String() string {
-	if n, ok := causeNames[c]; ok {
-		return n
-	}
-	return fmt.Sprintf("cause_%d", uint8(c))
-}
 
 // Rejection is why a request was refused: the Cause to answer with and, as
 // TS 29.244 §7.6 asks, the IE (with Causes 66–69) or the rule (with Cause 73)

@@ -256,7 +256,7 @@ func TestNoAssociation(t *testing.T) {
 	h := start(t, nil)
 	c := h.dial(t, "127.0.0.2:0", false)
 	resp, err := c.Establish(t.Context(), maSpec(1))
-	if err != nil || resp.Cause != pfcptest.Cause(pfcp.CauseNoEstablishedAssociation) {
+	if err != nil || resp.Cause != pfcp.CauseNoEstablishedAssociation {
 		t.Fatalf("establishment without association: %v %v, want cause 72", resp, err)
 	}
 }

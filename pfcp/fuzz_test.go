@@ -115,7 +115,7 @@ func FuzzDecodeRequest(f *testing.F) {
 func checkRejection(t *testing.T, err error) {
 	t.Helper()
 	rej := asRejection(err)
-	if _, named := causeNames[rej.Cause]; !named || rej.Cause == CauseAccepted || rej.Cause == CauseSystemFailure {
+	if !rej.Cause.Defined() || rej.Cause == CauseAccepted || rej.Cause == CauseSystemFailure {
 		t.Fatalf("error %v mapped to cause %v", err, rej.Cause)
 	}
 	if rej.Cause == CauseRuleCreationFailure && rej.FailedRule == nil {

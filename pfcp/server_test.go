@@ -210,7 +210,7 @@ func TestSessionLifecycle(t *testing.T) {
 		accepted(t, "establish after delete", r, err)
 	}
 	r, err = c.Establish(ctx, maSpec(0x3000))
-	if err != nil || r.Cause != pfcptest.Cause(pfcp.CauseNoResources) {
+	if err != nil || r.Cause != pfcp.CauseNoResources {
 		t.Fatalf("third session on a two-address pool: %v %v, want no resources", r, err)
 	}
 }

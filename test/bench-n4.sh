@@ -36,16 +36,18 @@ sleep 1
 rss() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$dir/pid")/status"; }
 rss0=$(rss)
 
-# load N SEID-offset: establish N sessions whose CP SEIDs start at offset.
+# load N SEID-offset [flags]: establish N sessions whose CP SEIDs start at offset.
 load() {
 	"$dir/smfsim" load -upf 127.0.0.1:18806 -local 127.0.0.1:0 -sessions "$1" -seid "$2" \
-		-concurrency 128 -atsss mptcp,atsss-ll,pmf 2>/dev/null | grep -E '^load:|latency|causes'
+		-concurrency 128 -atsss mptcp,atsss-ll,pmf "${@:3}" 2>/dev/null | grep -E '^load:|latency|causes'
 }
 echo "== 10k sessions into an empty store"
 load 10000 1
-if [ "$total" -gt 10000 ]; then
-	echo "== $((total - 20000)) more (not reported)"
-	load $((total - 20000)) 10001 >/dev/null
+if [ "$total" -gt 20000 ]; then
+	echo "== 10k more at 3,000/s offered, below capacity: latency without queueing"
+	load 10000 10001 -rate 3000
+	echo "== $((total - 30000)) more (not reported)"
+	load $((total - 30000)) 20001 >/dev/null
 	echo "== the last 10k, at $((total - 10000))→$total live sessions"
 	load 10000 $((total - 10000 + 1))
 fi
