@@ -19,7 +19,6 @@ const (
 	CauseAccepted                 = atsssie.CauseAccepted
 	CauseSessionNotFound          = atsssie.CauseSessionNotFound
 	CauseMandatoryIEMissing       = atsssie.CauseMandatoryIEMissing
-	CauseConditionalIEMissing     = atsssie.CauseConditionalIEMissing
 	CauseInvalidLength            = atsssie.CauseInvalidLength
 	CauseMandatoryIEIncorrect     = atsssie.CauseMandatoryIEIncorrect
 	CauseInvalidFTEIDAllocation   = atsssie.CauseInvalidFTEIDAllocation
@@ -59,11 +58,6 @@ func reject(c Cause, format string, args ...any) *Rejection {
 // missingIE is Cause 66: a mandatory IE is absent.
 func missingIE(t uint16, where string) *Rejection {
 	return &Rejection{Cause: CauseMandatoryIEMissing, OffendingIE: t, Err: fmt.Errorf("%s: IE %d missing", where, t)}
-}
-
-// conditionalIEMissing is Cause 67: an IE the request needs is absent.
-func conditionalIEMissing(t uint16, where string) *Rejection {
-	return &Rejection{Cause: CauseConditionalIEMissing, OffendingIE: t, Err: fmt.Errorf("%s: IE %d missing", where, t)}
 }
 
 // badIE turns a decode error of IE t into Cause 68 (the IE is too short or
