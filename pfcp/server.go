@@ -128,9 +128,7 @@ func (s *Server) Addrs() []netip.AddrPort {
 
 // Run restores state from the store, listens and serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.restore(); err != nil {
-		return err
-	}
+	s.restore()
 	for _, addr := range s.cfg.Listen {
 		network := "udp4"
 		if addr.Addr().Is6() && !addr.Addr().Is4In6() {
@@ -171,7 +169,7 @@ func (s *Server) closeConns() {
 
 // restore rebuilds allocations and associations from the sessions that
 // survived a restart.
-func (s *Server) restore() error {
+func (s *Server) restore() {
 	sessions := s.store.Sessions()
 	for _, sess := range sessions {
 		if err := s.alloc.reserve(sess.ATSSS.Params); err != nil {
@@ -185,7 +183,6 @@ func (s *Server) restore() error {
 	if len(sessions) > 0 {
 		s.log.Info("restored sessions", "sessions", len(sessions), "peers", s.peers.len())
 	}
-	return nil
 }
 
 // Port is the PFCP UDP port (TS 29.244 §4.2.1).
