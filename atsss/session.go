@@ -69,11 +69,13 @@ type PDI struct {
 }
 
 // FTEID is a fully qualified tunnel endpoint identifier (TS 29.244 §8.2.3).
-// atsss does not advertise FTUP, so the SMF always allocates it (no CHOOSE).
 type FTEID struct {
 	TEID uint32     `json:"teid"`
 	IPv4 netip.Addr `json:"ipv4,omitzero"`
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
+	// Chosen: the UPF allocated it (CHOOSE, TS 29.244 §5.5.3) and frees
+	// the TEID with the PDR; otherwise the SMF did.
+	Chosen bool `json:"chosen,omitempty"`
 }
 
 // UEIP is a UE IP Address IE (TS 29.244 §8.2.62): the MA PDU session address.

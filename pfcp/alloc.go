@@ -14,10 +14,11 @@ import (
 // errPoolExhausted is answered with Cause 75 (no resources available).
 var errPoolExhausted = errors.New("pool exhausted")
 
-// allocator hands out the per-session ATSSS resources of TS 29.244
-// §5.20.2.2: link-specific multipath addresses per access. The MPTCP proxy
-// address and port, and the PMF address and ports, are the same for every
-// session (see PMFConfig). It is safe for concurrent use.
+// allocator hands out what a session holds of the UPF: link-specific
+// multipath addresses per access (TS 29.244 §5.20.2.2) and the TEIDs of
+// F-TEIDs the UPF chose (§5.5.3). The MPTCP proxy address and port, and
+// the PMF address and ports, are the same for every session (see
+// PMFConfig). It is safe for concurrent use.
 type allocator struct {
 	proxy        MPTCPConfig
 	proxyEnabled bool
@@ -25,6 +26,7 @@ type allocator struct {
 
 	mu           sync.Mutex // guards the pools below
 	linkSpecific [2][]*addrPool
+	teids        teidPool
 }
 
 func newAllocator(c ATSSSConfig) *allocator {
@@ -94,12 +96,19 @@ func (a *allocator) allocate(req atsss.ATSSSRequest, old atsss.ATSSSParams) (ats
 	return p, nil
 }
 
-// reserve marks p's resources as taken: used when sessions are restored
-// from the store at start.
-func (a *allocator) reserve(p atsss.ATSSSParams) error {
+// takeTEID allocates a TEID for an F-TEID the UPF chooses.
+func (a *allocator) takeTEID() (uint32, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range resourcesOf(p) {
+	return a.teids.take()
+}
+
+// reserve marks the resources sess holds as taken: used when sessions are
+// restored from the store at start.
+func (a *allocator) reserve(sess *atsss.Session) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range resourcesOf(sess) {
 		if !a.mark(r) {
 			return fmt.Errorf("restored session holds %v, outside the configured pools or held twice", r)
 		}
@@ -116,14 +125,26 @@ func (a *allocator) release(rs []resource) {
 	}
 }
 
-// resource is one allocated link-specific address.
-type resource struct{ addr netip.Addr }
+// resource is one allocated link-specific address or TEID.
+type resource struct {
+	addr netip.Addr
+	teid uint32
+}
 
-func (r resource) String() string { return r.addr.String() }
+func (r resource) String() string {
+	if r.teid != 0 {
+		return fmt.Sprintf("TEID %#x", r.teid)
+	}
+	return r.addr.String()
+}
 
-func resourcesOf(p atsss.ATSSSParams) []resource {
+// resourcesOf lists what sess holds of the allocator.
+func resourcesOf(sess *atsss.Session) []resource {
 	var out []resource
-	if p.MPTCP != nil {
+	for _, t := range chosenTEIDs(sess) {
+		out = append(out, resource{teid: t})
+	}
+	if p := sess.ATSSS.Params; p.MPTCP != nil {
 		for _, acc := range atsss.Accesses {
 			for _, a := range p.MPTCP.LinkSpecific[acc].Addrs() {
 				out = append(out, resource{addr: a})
@@ -133,14 +154,17 @@ func resourcesOf(p atsss.ATSSSParams) []resource {
 	return out
 }
 
-// diff returns the resources of a that b does not hold.
-func diff(a, b atsss.ATSSSParams) []resource {
+// diff returns the resources a holds and b does not.
+func diff(a, b *atsss.Session) []resource {
 	keep := resourcesOf(b)
 	return slices.DeleteFunc(resourcesOf(a), func(r resource) bool { return slices.Contains(keep, r) })
 }
 
 // mark and free find the pool a resource belongs to; callers hold mu.
 func (a *allocator) mark(r resource) bool {
+	if r.teid != 0 {
+		return a.teids.mark(r.teid)
+	}
 	for _, pools := range a.linkSpecific {
 		for _, pool := range pools {
 			if pool.prefix.Contains(r.addr) {
@@ -152,6 +176,10 @@ func (a *allocator) mark(r resource) bool {
 }
 
 func (a *allocator) free(r resource) {
+	if r.teid != 0 {
+		a.teids.free(r.teid)
+		return
+	}
 	for _, pools := range a.linkSpecific {
 		for _, pool := range pools {
 			if pool.prefix.Contains(r.addr) {

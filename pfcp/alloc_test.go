@@ -44,3 +44,19 @@ func TestAddrPool(t *testing.T) {
 		})
 	}
 }
+
+func TestTEIDPool(t *testing.T) {
+	var p teidPool
+	a, _ := p.take()
+	b, _ := p.take()
+	if a == 0 || b == 0 || a == b {
+		t.Fatalf("took %d and %d: want two distinct non-zero TEIDs", a, b)
+	}
+	if p.mark(a) || p.mark(0) {
+		t.Error("marked a taken TEID or TEID 0")
+	}
+	p.free(a)
+	if !p.mark(a) {
+		t.Error("a freed TEID cannot be marked again")
+	}
+}

@@ -44,8 +44,23 @@ type Config struct {
 	// requests (TS 29.244 §6.4); they are kept for N1×T1 at most.
 	ResponseCache int `yaml:"response_cache"` // default 65536
 
+	// N3 is the UPF's GTP-U address toward the accesses. When set, the UPF
+	// advertises FTUP and allocates F-TEIDs on this address for PDRs that
+	// ask for it (CHOOSE), as TS 29.244 §5.5.1 (Rel-17) expects of a 5GC UPF;
+	// F-TEIDs that the SMF allocated are accepted either way.
+	N3 N3Config `yaml:"n3"`
+
 	ATSSS ATSSSConfig `yaml:"atsss"`
 }
+
+// N3Config is the UPF's N3 address, IPv4 and/or IPv6.
+type N3Config struct {
+	Address4 netip.Addr `yaml:"address4"`
+	Address6 netip.Addr `yaml:"address6"`
+}
+
+// Enabled reports whether an N3 address is configured.
+func (c N3Config) Enabled() bool { return c.Address4.IsValid() || c.Address6.IsValid() }
 
 // ATSSSConfig says what the UPF allocates for Provide ATSSS Control Information.
 type ATSSSConfig struct {
@@ -161,6 +176,12 @@ func (c Config) Validate() error {
 	}
 	if c.PeerRate < 0 {
 		bad("peer_rate", "must not be negative, got %v", c.PeerRate)
+	}
+	if c.N3.Address4.IsValid() && !c.N3.Address4.Is4() {
+		bad("n3.address4", "%v is not IPv4", c.N3.Address4)
+	}
+	if c.N3.Address6.IsValid() && !c.N3.Address6.Is6() {
+		bad("n3.address6", "%v is not IPv6", c.N3.Address6)
 	}
 	m := c.ATSSS.MPTCP
 	if m.Enabled() {

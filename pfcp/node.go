@@ -139,7 +139,7 @@ func (s *Server) purgePeer(ctx context.Context, nodeID, why string) error {
 		return err
 	}
 	for _, d := range doomed {
-		s.alloc.release(resourcesOf(d.ATSSS.Params))
+		s.alloc.release(resourcesOf(d))
 	}
 	s.sessions.Add(-int64(len(deleted)))
 	s.log.Warn("deleted the sessions of a peer", "node_id", nodeID, "sessions", len(deleted), "reason", why)

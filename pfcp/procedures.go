@@ -67,16 +67,20 @@ func (s *Server) establish(ctx context.Context, req *request, m *message.Session
 		return
 	}
 	sess.ATSSS.Params = params
-	if err := s.commit(ctx, sess); err != nil {
-		s.alloc.release(resourcesOf(params))
+	created, err := s.chooseFTEIDs(sess, chooseRequests(m.CreatePDR))
+	if err == nil {
+		err = s.commit(ctx, sess)
+	}
+	if err != nil {
+		s.alloc.release(resourcesOf(sess))
 		s.sessions.Add(-1)
 		s.reply(req, nil, asRejection(err))
 		return
 	}
 	s.log.Debug("session established", "seid", sess.LocalSEID, "peer", req.from, "ue_ip", sess.MAPDUAddrs())
-	resp := message.NewSessionEstablishmentResponse(0, 0, req.respSEID, 0, 0, present(
+	resp := message.NewSessionEstablishmentResponse(0, 0, req.respSEID, 0, 0, present(append(created,
 		s.nodeID, ie.NewCause(uint8(CauseAccepted)), s.fseid(req, sess.LocalSEID),
-		s.controlParameters(m.ProvideATSSSControlInformation != nil, params))...)
+		s.controlParameters(m.ProvideATSSSControlInformation != nil, params))...)...)
 	s.reply(req, resp, nil)
 }
 
@@ -104,14 +108,18 @@ func (s *Server) modify(ctx context.Context, req *request, m *message.SessionMod
 		}
 		sess.ATSSS = atsss.ATSSSControl{Requested: *mod.atsss, Params: params}
 	}
-	if err := s.commit(ctx, sess); err != nil {
-		s.alloc.release(diff(sess.ATSSS.Params, old.ATSSS.Params))
+	created, err := s.chooseFTEIDs(sess, chooseRequests(m.CreatePDR, m.UpdatePDR))
+	if err == nil {
+		err = s.commit(ctx, sess)
+	}
+	if err != nil {
+		s.alloc.release(diff(sess, old))
 		s.reply(req, nil, asRejection(err))
 		return
 	}
-	s.alloc.release(diff(old.ATSSS.Params, sess.ATSSS.Params))
-	resp := message.NewSessionModificationResponse(0, 0, req.respSEID, 0, 0, present(
-		ie.NewCause(uint8(CauseAccepted)), s.controlParameters(mod.atsss != nil, sess.ATSSS.Params))...)
+	s.alloc.release(diff(old, sess))
+	resp := message.NewSessionModificationResponse(0, 0, req.respSEID, 0, 0, present(append(created,
+		ie.NewCause(uint8(CauseAccepted)), s.controlParameters(mod.atsss != nil, sess.ATSSS.Params))...)...)
 	s.reply(req, resp, nil)
 }
 
@@ -125,7 +133,7 @@ func (s *Server) delete(ctx context.Context, req *request) {
 		s.reply(req, nil, reject(CauseSystemFailure, "delete session %v: %v", old.LocalSEID, err))
 		return
 	}
-	s.alloc.release(resourcesOf(old.ATSSS.Params))
+	s.alloc.release(resourcesOf(old))
 	s.sessions.Add(-1)
 	s.reply(req, message.NewSessionDeletionResponse(0, 0, req.respSEID, 0, 0, ie.NewCause(uint8(CauseAccepted))), nil)
 }

@@ -89,12 +89,13 @@ func decodePDI(g *ie.IE) (atsss.PDI, error) {
 	if f, ok, err := optional(c, ie.FTEID, where, (*ie.IE).FTEID); err != nil {
 		return pdi, err
 	} else if ok {
-		// atsss does not advertise FTUP: the SMF allocates F-TEIDs (TS 29.244
-		// §5.5.3), so a CHOOSE request is refused with Cause 71.
+		// With CHOOSE the UPF allocates the F-TEID (TS 29.244 §5.5.3):
+		// the session gets a placeholder that chooseFTEIDs fills in.
 		if f.HasCh() {
-			return pdi, &Rejection{Cause: CauseInvalidFTEIDAllocation, OffendingIE: ie.FTEID, Err: fmt.Errorf("%s: F-TEID CHOOSE without FTUP", where)}
+			pdi.FTEID = &atsss.FTEID{Chosen: true}
+		} else {
+			pdi.FTEID = &atsss.FTEID{TEID: f.TEID, IPv4: addrOf(f.IPv4Address), IPv6: addrOf(f.IPv6Address)}
 		}
-		pdi.FTEID = &atsss.FTEID{TEID: f.TEID, IPv4: addrOf(f.IPv4Address), IPv6: addrOf(f.IPv6Address)}
 	}
 	if u, ok, err := optional(c, ie.UEIPAddress, where, (*ie.IE).UEIPAddress); err != nil {
 		return pdi, err

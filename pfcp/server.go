@@ -86,7 +86,7 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Server, error) {
 		store:    store,
 		alloc:    newAllocator(cfg.ATSSS),
 		recovery: opts.RecoveryTime,
-		features: atsssie.NewUPFunctionFeatures(advertisedFeatures(cfg.ATSSS)...),
+		features: atsssie.NewUPFunctionFeatures(advertisedFeatures(cfg)...),
 		nodeID:   ie.NewNodeIDHeuristic(cfg.NodeID),
 		peers:    newPeerTable(),
 		cache:    newResponseCache(cfg.ResponseCache, time.Duration(cfg.N1)*cfg.T1),
@@ -100,15 +100,18 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Server, error) {
 }
 
 // advertisedFeatures are the UP Function Features this UPF really has
-// (TS 29.244 Table 8.2.25-1): MPTCP when a proxy is configured, ATSSS-LL
-// when enabled. Redundant steering (REDSM), RTTWP and MPQUIC are not
-// advertised, so MARs asking for them are refused.
-func advertisedFeatures(c ATSSSConfig) []atsssie.UPFeature {
+// (TS 29.244 Table 8.2.25-1): FTUP with an N3 address, MPTCP when a proxy
+// is configured, ATSSS-LL when enabled. Redundant steering (REDSM), RTTWP
+// and MPQUIC are not advertised, so MARs asking for them are refused.
+func advertisedFeatures(c Config) []atsssie.UPFeature {
 	var f []atsssie.UPFeature
-	if c.MPTCP.Enabled() {
+	if c.N3.Enabled() {
+		f = append(f, atsssie.FeatureFTUP)
+	}
+	if c.ATSSS.MPTCP.Enabled() {
 		f = append(f, atsssie.FeatureMPTCP)
 	}
-	if c.ATSSSLL {
+	if c.ATSSS.ATSSSLL {
 		f = append(f, atsssie.FeatureATSSSLL)
 	}
 	return f
@@ -172,7 +175,7 @@ func (s *Server) closeConns() {
 func (s *Server) restore() {
 	sessions := s.store.Sessions()
 	for _, sess := range sessions {
-		if err := s.alloc.reserve(sess.ATSSS.Params); err != nil {
+		if err := s.alloc.reserve(sess); err != nil {
 			// The pools changed under a stored session: keep the session,
 			// which the SMF believes installed, and say so.
 			s.log.Warn("restored session holds resources outside the pools", "seid", sess.LocalSEID, "err", err)

@@ -11,8 +11,9 @@ import (
 // bits from 1, the least significant: feature o/b is UPFeature((o-5)*8 + b-1).
 type UPFeature uint8
 
-// The ATSSS features of Table 8.2.25-1, by octet/bit.
+// The features of Table 8.2.25-1 atsss uses, by octet/bit.
 const (
+	FeatureFTUP      UPFeature = 0*8 + 4 // 5/5: F-TEID allocation by the UP function
 	FeatureMPTCP     UPFeature = 3*8 + 7 // 8/8: MPTCP steering functionality
 	FeatureATSSSLL   UPFeature = 4*8 + 0 // 9/1: ATSSS-LL steering functionality
 	FeatureRTTWP     UPFeature = 5*8 + 0 // 10/1: RTT measurement without PMF
@@ -24,6 +25,8 @@ const (
 
 func (f UPFeature) String() string {
 	switch f {
+	case FeatureFTUP:
+		return "FTUP"
 	case FeatureMPTCP:
 		return "MPTCP"
 	case FeatureATSSSLL:
