@@ -63,7 +63,7 @@ func TestUPFeatureString(t *testing.T) {
 	for f, want := range map[UPFeature]string{
 		FeatureMPTCP: "MPTCP", FeatureATSSSLL: "ATSSS-LL", FeatureRTTWP: "RTTWP", FeatureMPQUICUDP: "MPQUIC-UDP",
 		FeatureREDSM: "REDSM", FeatureMPQUICIP: "MPQUIC-IP", FeatureMPQUICE: "MPQUIC-E",
-		4: "feature(5/5)", FeatureMPQUICE + 1: "feature(14/7)",
+		FeatureFTUP: "FTUP", 5: "feature(5/6)", FeatureMPQUICE + 1: "feature(14/7)",
 	} {
 		if got := f.String(); got != want {
 			t.Errorf("UPFeature(%d).String() = %q, want %q", uint8(f), got, want)
