@@ -54,25 +54,8 @@ func (s *Server) establish(ctx context.Context, req *request, m *message.Session
 		s.reply(req, nil, reject(CauseNoResources, "%d sessions installed, the maximum", s.cfg.MaxSessions))
 		return
 	}
-	if err := s.supported(sess); err != nil {
-		s.sessions.Add(-1)
-		s.reply(req, nil, asRejection(err))
-		return
-	}
-	sess.LocalSEID = s.newSEID()
-	params, err := s.alloc.allocate(sess.ATSSS.Requested, atsss.ATSSSParams{})
+	created, err := s.install(ctx, sess, m.CreatePDR)
 	if err != nil {
-		s.sessions.Add(-1)
-		s.reply(req, nil, asRejection(err))
-		return
-	}
-	sess.ATSSS.Params = params
-	created, err := s.chooseFTEIDs(sess, chooseRequests(m.CreatePDR))
-	if err == nil {
-		err = s.commit(ctx, sess)
-	}
-	if err != nil {
-		s.alloc.release(resourcesOf(sess))
 		s.sessions.Add(-1)
 		s.reply(req, nil, asRejection(err))
 		return
@@ -80,8 +63,32 @@ func (s *Server) establish(ctx context.Context, req *request, m *message.Session
 	s.log.Debug("session established", "seid", sess.LocalSEID, "peer", req.from, "ue_ip", sess.MAPDUAddrs())
 	resp := message.NewSessionEstablishmentResponse(0, 0, req.respSEID, 0, 0, present(append(created,
 		s.nodeID, ie.NewCause(uint8(CauseAccepted)), s.fseid(req, sess.LocalSEID),
-		s.controlParameters(m.ProvideATSSSControlInformation != nil, params))...)...)
+		s.controlParameters(m.ProvideATSSSControlInformation != nil, sess.ATSSS.Params))...)...)
 	s.reply(req, resp, nil)
+}
+
+// install gives a new session its SEID and what it holds of the UPF
+// (ATSSS parameters, chosen F-TEIDs), validates and commits it. It returns
+// the Created PDR IEs; on failure nothing stays allocated.
+func (s *Server) install(ctx context.Context, sess *atsss.Session, createPDRs []*ie.IE) ([]*ie.IE, error) {
+	if err := s.supported(sess); err != nil {
+		return nil, err
+	}
+	sess.LocalSEID = s.newSEID()
+	params, err := s.alloc.allocate(sess.ATSSS.Requested, atsss.ATSSSParams{})
+	if err != nil {
+		return nil, err
+	}
+	sess.ATSSS.Params = params
+	created, err := s.chooseFTEIDs(sess, chooseRequests(createPDRs))
+	if err == nil {
+		err = s.commit(ctx, sess)
+	}
+	if err != nil {
+		s.alloc.release(resourcesOf(sess))
+		return nil, err
+	}
+	return created, nil
 }
 
 func (s *Server) modify(ctx context.Context, req *request, m *message.SessionModificationRequest) {
