@@ -26,9 +26,15 @@ type fteidChoice struct {
 }
 
 // chooseRequests finds the CHOOSE requests in Create PDR or Update PDR IEs
-// (TS 29.244 §5.5.3). The IEs were decoded before, so only well-formed
-// ones are seen here.
-func chooseRequests(pdrLists ...[]*ie.IE) []fteidChoice {
+// (TS 29.244 §5.5.3) of a request decoded into sess. It reads the IEs again
+// only when decoding left a placeholder to fill in, which is rare: the
+// CHOOSE ID and the address families asked for are not part of the model.
+func chooseRequests(sess *atsss.Session, pdrLists ...[]*ie.IE) []fteidChoice {
+	if !slices.ContainsFunc(sess.PDRs, func(p atsss.PDR) bool {
+		return p.PDI.FTEID != nil && p.PDI.FTEID.Chosen && p.PDI.FTEID.TEID == 0
+	}) {
+		return nil
+	}
 	var out []fteidChoice
 	for _, pdrs := range pdrLists {
 		for _, g := range pdrs {

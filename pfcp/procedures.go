@@ -80,7 +80,7 @@ func (s *Server) install(ctx context.Context, sess *atsss.Session, createPDRs []
 		return nil, err
 	}
 	sess.ATSSS.Params = params
-	created, err := s.chooseFTEIDs(sess, chooseRequests(createPDRs))
+	created, err := s.chooseFTEIDs(sess, chooseRequests(sess, createPDRs))
 	if err == nil {
 		err = s.commit(ctx, sess)
 	}
@@ -115,7 +115,7 @@ func (s *Server) modify(ctx context.Context, req *request, m *message.SessionMod
 		}
 		sess.ATSSS = atsss.ATSSSControl{Requested: *mod.atsss, Params: params}
 	}
-	created, err := s.chooseFTEIDs(sess, chooseRequests(m.CreatePDR, m.UpdatePDR))
+	created, err := s.chooseFTEIDs(sess, chooseRequests(sess, m.CreatePDR, m.UpdatePDR))
 	if err == nil {
 		err = s.commit(ctx, sess)
 	}
