@@ -1,6 +1,7 @@
 package atsss
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -131,9 +132,10 @@ type Store struct {
 
 // request is one write waiting for the committer.
 type request struct {
-	ops  []Op
-	pred func(*Session) bool // DeleteFunc: the committer fills ops from it
-	done chan error          // buffered: the committer never blocks on it
+	ops     []Op
+	pred    func(*Session) bool // DeleteFunc: the committer fills ops from it
+	matched []*Session          // DeleteFunc: the sessions pred matched
+	done    chan error          // buffered: the committer never blocks on it
 }
 
 // NewStore loads every session from b and starts the committer. b may be
@@ -239,23 +241,20 @@ func (s *Store) Delete(ctx context.Context, id SEID) error {
 }
 
 // DeleteFunc removes, in one durable transaction, every session for which
-// match returns true, and returns their SEIDs in increasing order. It takes
+// match returns true, and returns them in increasing SEID order, so the
+// caller can release what they held. It takes
 // effect at a single point in the order of writes: match sees every write
 // that returned before DeleteFunc was called, and no write is lost between
 // matching and deleting. match runs on the committer goroutine: it must be
 // quick and must not write to the Store. Durability, ctx and concurrency
 // are as for Put.
-func (s *Store) DeleteFunc(ctx context.Context, match func(*Session) bool) ([]SEID, error) {
+func (s *Store) DeleteFunc(ctx context.Context, match func(*Session) bool) ([]*Session, error) {
 	r := &request{pred: match}
 	if err := s.write(ctx, r); err != nil {
 		return nil, fmt.Errorf("delete sessions: %w", err)
 	}
-	ids := make([]SEID, len(r.ops))
-	for i, op := range r.ops {
-		ids[i] = op.SEID
-	}
-	slices.Sort(ids)
-	return ids, nil
+	slices.SortFunc(r.matched, func(a, b *Session) int { return cmp.Compare(a.LocalSEID, b.LocalSEID) })
+	return r.matched, nil
 }
 
 // write hands r to the committer and waits for its answer.
@@ -390,6 +389,7 @@ func (s *Store) appendOps(ops []Op, r *request) []Op {
 		for id, sess := range s.sessions {
 			if r.pred(sess) {
 				r.ops = append(r.ops, Op{SEID: id})
+				r.matched = append(r.matched, sess)
 			}
 		}
 	}

@@ -297,7 +297,7 @@ func TestStoreDeleteFunc(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DeleteFunc: %v", err)
 	}
-	if diff := cmp.Diff([]atsss.SEID{0, 3, 6, 9}, got); diff != "" {
+	if diff := cmp.Diff([]atsss.SEID{0, 3, 6, 9}, seids(got)); diff != "" {
 		t.Errorf("DeleteFunc SEIDs (-want +got):\n%s", diff)
 	}
 	calls, batches, stored := backend.state()
@@ -612,30 +612,7 @@ func TestStoreWatchCancel(t *testing.T) {
 func BenchmarkStorePut(b *testing.B) {
 	for _, writers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			st := newTestStore(b, nil)
-			sessions := make([]*atsss.Session, 4096)
-			for i := range sessions {
-				sessions[i] = atssstest.Session(atsss.SEID(i))
-			}
-			work := make(chan *atsss.Session)
-			var wg sync.WaitGroup
-			for range writers {
-				wg.Go(func() {
-					for s := range work {
-						if err := st.Put(b.Context(), s); err != nil {
-							b.Error(err)
-						}
-					}
-				})
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				work <- sessions[i%len(sessions)]
-				i++
-			}
-			close(work)
-			wg.Wait()
+			atssstest.BenchPut(b, newTestStore(b, nil), writers)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/atsss/boltstore"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
@@ -66,7 +67,7 @@ func BenchmarkEstablish(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
-			if res.Failed > 0 || res.Causes[pfcptest.CauseAccepted] != b.N {
+			if res.Failed > 0 || res.Causes[atsssie.CauseAccepted] != b.N {
 				b.Fatalf("load: %+v", res)
 			}
 			b.ReportMetric(res.Rate(), "est/s")

@@ -3,7 +3,6 @@ package pfcp
 import (
 	"context"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/wmnsk/go-pfcp/ie"
@@ -120,25 +119,15 @@ func (s *Server) associationRelease(ctx context.Context, req *request, m *messag
 // purgePeer deletes every session of a peer, durably, and frees their
 // resources.
 func (s *Server) purgePeer(ctx context.Context, nodeID, why string) error {
-	var doomed []*atsss.Session
-	for _, sess := range s.store.Sessions() {
-		if sess.PeerNodeID == nodeID {
-			doomed = append(doomed, sess)
-		}
-	}
-	if len(doomed) == 0 {
-		return nil
-	}
-	seids := make([]atsss.SEID, len(doomed))
-	for i, d := range doomed {
-		seids[i] = d.LocalSEID
-	}
-	deleted, err := s.store.DeleteFunc(ctx, func(sess *atsss.Session) bool { return slices.Contains(seids, sess.LocalSEID) })
+	deleted, err := s.store.DeleteFunc(ctx, func(sess *atsss.Session) bool { return sess.PeerNodeID == nodeID })
 	if err != nil {
 		s.log.Error("purge sessions", "node_id", nodeID, "err", err)
 		return err
 	}
-	for _, d := range doomed {
+	if len(deleted) == 0 {
+		return nil
+	}
+	for _, d := range deleted {
 		s.alloc.release(resourcesOf(d))
 	}
 	s.sessions.Add(-int64(len(deleted)))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
@@ -90,7 +91,7 @@ func (h *harness) dial(t *testing.T, local string, associate bool) *pfcptest.Cli
 	t.Cleanup(func() { cancel(); c.Close() })
 	if associate {
 		r, err := c.Associate(ctx)
-		if err != nil || r.Cause != pfcptest.CauseAccepted {
+		if err != nil || r.Cause != atsssie.CauseAccepted {
 			t.Fatalf("associate: %v %v", r, err)
 		}
 	}
@@ -123,7 +124,7 @@ func accepted(t *testing.T, what string, r *pfcptest.Response, err error) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if r.Cause != pfcptest.CauseAccepted {
+	if r.Cause != atsssie.CauseAccepted {
 		t.Fatalf("%s: cause %v (offending IE %d, failed rule %v), want accepted", what, r.Cause, r.OffendingIE, r.FailedRule)
 	}
 }

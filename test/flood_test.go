@@ -14,6 +14,7 @@ import (
 
 	pfcplib "github.com/wmnsk/go-pfcp"
 
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 	"github.com/openatsss/atsss/test/daemontest"
 )
@@ -81,7 +82,7 @@ func TestFloodIsBounded(t *testing.T) {
 	// to 6 s; none may go unanswered.
 	smf := dialSMF(ctx, t, "127.0.0.3:0", n4, pfcptest.Dialer{T1: 500 * time.Millisecond, N1: 11})
 	assoc, err := smf.Associate(ctx)
-	if err != nil || assoc.Cause != pfcptest.CauseAccepted {
+	if err != nil || assoc.Cause != atsssie.CauseAccepted {
 		t.Fatalf("associate: %s", describeResponse(assoc, err))
 	}
 	var sent, answered atomic.Int64
@@ -130,13 +131,13 @@ func TestFloodIsBounded(t *testing.T) {
 		t.Errorf("smfsim load: %v", load.err)
 	}
 	cause := func(c pfcptest.Cause) int { return sum.Causes[uint8(c)] }
-	accepted, congestion, noResources := cause(pfcptest.CauseAccepted), cause(pfcptest.CauseCongestion), cause(pfcptest.CauseNoResources)
+	accepted, congestion, noResources := cause(atsssie.CauseAccepted), cause(atsssie.CauseCongestion), cause(atsssie.CauseNoResources)
 	if sum.Done != establishments || sum.Failed != 0 {
 		t.Errorf("%d of %d establishments ended, %d without an answer (first: %s); want all answered", sum.Done, establishments, sum.Failed, sum.Error)
 	}
 	for _, c := range slices.Sorted(maps.Keys(sum.Causes)) {
 		switch pfcptest.Cause(c) {
-		case pfcptest.CauseAccepted, pfcptest.CauseCongestion, pfcptest.CauseNoResources:
+		case atsssie.CauseAccepted, atsssie.CauseCongestion, atsssie.CauseNoResources:
 		default:
 			t.Errorf("%d establishments answered with Cause %d (%v); a flood gets 1, 74 or 75", sum.Causes[c], c, pfcptest.Cause(c))
 		}
@@ -182,7 +183,7 @@ func TestFloodIsBounded(t *testing.T) {
 		})
 		t.Errorf("%d of %d heartbeats answered during the flood", answered.Load(), sent.Load())
 	}
-	if r, err := smf.Associate(ctx); err != nil || r.Cause != pfcptest.CauseAccepted {
+	if r, err := smf.Associate(ctx); err != nil || r.Cause != atsssie.CauseAccepted {
 		t.Errorf("association setup after the flood: %s", describeResponse(r, err))
 	}
 	if r, err := smf.Heartbeat(ctx); err != nil || !r.Recovery.Equal(assoc.Recovery) {

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/smfsimtest"
@@ -181,7 +182,7 @@ func TestN4EndToEnd(t *testing.T) {
 	// addresses, so A's must have been freed and handed out again; one
 	// session more finds the pools exhausted (Cause 75).
 	load := n4Step(ctx, t, filler, "load", "-sessions", strconv.Itoa(n4PoolHosts-1), "-keep")
-	if load.Causes[uint8(pfcptest.CauseAccepted)] != n4PoolHosts-1 || load.Failed != 0 {
+	if load.Causes[uint8(atsssie.CauseAccepted)] != n4PoolHosts-1 || load.Failed != 0 {
 		t.Fatalf("filling the pools: causes %v, %d failed (%s), want %d accepted", load.Causes, load.Failed, load.Error, n4PoolHosts-1)
 	}
 	all := n4Sessions(ctx, t, d)

@@ -21,6 +21,7 @@ import (
 	pfcplib "github.com/wmnsk/go-pfcp"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 	"github.com/openatsss/atsss/test/daemontest"
 )
@@ -56,7 +57,7 @@ func TestRestartKeepsAcceptedSessions(t *testing.T) {
 	// A second SMF, in the test, watches the Recovery Time Stamp and
 	// establishes a session after the restart.
 	smf := dialSMF(ctx, t, "127.0.0.3:0", n4, pfcptest.Dialer{T1: 200 * time.Millisecond, N1: 10})
-	if r, err := smf.Associate(ctx); err != nil || r.Cause != pfcptest.CauseAccepted {
+	if r, err := smf.Associate(ctx); err != nil || r.Cause != atsssie.CauseAccepted {
 		t.Fatalf("associate: %s", describeResponse(r, err))
 	}
 	hb, err := smf.Heartbeat(ctx)
@@ -95,8 +96,8 @@ func TestRestartKeepsAcceptedSessions(t *testing.T) {
 	// on), so interrupt it; it prints its summary and exits.
 	sum := load.interrupt(ctx, t)
 	acks := readAccepted(t, accepted)
-	if len(acks) != sum.Causes[uint8(pfcptest.CauseAccepted)] {
-		t.Errorf("smfsim counted %d acceptances and recorded %d", sum.Causes[uint8(pfcptest.CauseAccepted)], len(acks))
+	if len(acks) != sum.Causes[uint8(atsssie.CauseAccepted)] {
+		t.Errorf("smfsim counted %d acceptances and recorded %d", sum.Causes[uint8(atsssie.CauseAccepted)], len(acks))
 	}
 
 	config := d.Config
@@ -192,13 +193,13 @@ func TestRestartKeepsAcceptedSessions(t *testing.T) {
 		t.Errorf("Recovery Time Stamp %v after the restart, %v before", hb.Recovery, recovery)
 	}
 	// The test's SMF had no sessions, so its association did not survive.
-	if r, err := smf.Associate(ctx); err != nil || r.Cause != pfcptest.CauseAccepted {
+	if r, err := smf.Associate(ctx); err != nil || r.Cause != atsssie.CauseAccepted {
 		t.Fatalf("associate after the restart: %s", describeResponse(r, err))
 	}
 	fresh := loadSpec(1 << 40)
 	fresh.UEIP = netip.MustParseAddr("198.18.200.1")
 	r, err := smf.Establish(ctx, fresh)
-	if err != nil || r.Cause != pfcptest.CauseAccepted || r.ATSSS == nil || r.ATSSS.MPTCP == nil {
+	if err != nil || r.Cause != atsssie.CauseAccepted || r.ATSSS == nil || r.ATSSS.MPTCP == nil {
 		t.Fatalf("establish after the restart: %s; want Cause 1 with MPTCP parameters", describeResponse(r, err))
 	}
 	for _, a := range atsss.Accesses {

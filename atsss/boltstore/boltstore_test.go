@@ -1,7 +1,6 @@
 package boltstore_test
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -207,31 +206,7 @@ func BenchmarkPut(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			sessions := make([]*atsss.Session, 4096)
-			for i := range sessions {
-				sessions[i] = atssstest.Session(atsss.SEID(i))
-			}
-			ctx := context.Background()
-			work := make(chan *atsss.Session)
-			var wg sync.WaitGroup
-			for range writers {
-				wg.Go(func() {
-					for s := range work {
-						if err := st.Put(ctx, s); err != nil {
-							b.Error(err)
-						}
-					}
-				})
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				work <- sessions[i%len(sessions)]
-				i++
-			}
-			close(work)
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+			atssstest.BenchPut(b, st, writers)
 			b.ReportMetric(float64(counting.ops.Load())/float64(counting.commits.Load()), "writes/commit")
 		})
 	}

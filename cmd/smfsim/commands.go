@@ -7,13 +7,14 @@ import (
 	"github.com/wmnsk/go-pfcp/message"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
 // expectFlag binds -expect, the Cause the command's response must have.
 func expectFlag(fs *flag.FlagSet) *pfcptest.Cause {
 	c := new(pfcptest.Cause)
-	fs.TextVar(c, "expect", pfcptest.CauseAccepted, "the `Cause` to expect, by number or name (1 or accepted, 74 or congestion, ...)")
+	fs.TextVar(c, "expect", atsssie.CauseAccepted, "the `Cause` to expect, by number or name (1 or accepted, 74 or congestion, ...)")
 	return c
 }
 
@@ -61,7 +62,7 @@ otherwise. With -scenario, runs a scenario file instead and exits.`, out, &n)
 	defer stop()
 	if *withAssociation {
 		r, err := c.Associate(ctx)
-		if err := out.outcome(newOutcome("associate", pfcptest.CauseAccepted, r, err)); err != nil {
+		if err := out.outcome(newOutcome("associate", atsssie.CauseAccepted, r, err)); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
@@ -67,7 +68,7 @@ the record is complete even if the run is interrupted or the UPF dies.`, out, &n
 	}
 	defer stop()
 	r, err := c.Associate(ctx)
-	if err := out.outcome(newOutcome("associate", pfcptest.CauseAccepted, r, err)); err != nil {
+	if err := out.outcome(newOutcome("associate", atsssie.CauseAccepted, r, err)); err != nil {
 		return err
 	}
 	var last pfcptest.LoadResult

@@ -275,7 +275,7 @@ func TestCommands(t *testing.T) {
 func TestExpect(t *testing.T) {
 	congested := func(req message.Message) message.Message {
 		if _, ok := req.(*message.SessionEstablishmentRequest); ok {
-			return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(pfcptest.CauseCongestion)))
+			return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(atsssie.CauseCongestion)))
 		}
 		return pfcptest.Accept(req)
 	}
@@ -304,7 +304,7 @@ func TestLoad(t *testing.T) {
 	var n atomic.Int64
 	halfFull := func(req message.Message) message.Message {
 		if _, ok := req.(*message.SessionEstablishmentRequest); ok && n.Add(1)%2 == 0 {
-			return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(pfcptest.CauseNoResources)))
+			return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(atsssie.CauseNoResources)))
 		}
 		return pfcptest.Accept(req)
 	}
@@ -395,7 +395,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	lines := jsonLines[reportLine](t, stdout.String())
-	want := reportLine{Report: "session", SEID: 5, Type: pfcptest.ReportSESR, SRRID: 1, Access: "non3gpp", Available: new(false), Answer: uint8(pfcptest.CauseSessionNotFound)}
+	want := reportLine{Report: "session", SEID: 5, Type: pfcptest.ReportSESR, SRRID: 1, Access: "non3gpp", Available: new(false), Answer: uint8(atsssie.CauseSessionNotFound)}
 	if len(lines) != 2 || !cmp.Equal(lines[1], want) {
 		t.Errorf("printed %+v, want the association and %+v", lines, want)
 	}

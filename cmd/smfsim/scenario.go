@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 	"github.com/openatsss/atsss/pfcp/pfcptest"
 )
 
@@ -132,7 +133,7 @@ func (s step) plan() (action, error) {
 	case s.Expect != nil:
 		return a, errors.New("expect on a step that sends nothing")
 	}
-	a.wait, a.expect = s.Wait, pfcptest.CauseAccepted
+	a.wait, a.expect = s.Wait, atsssie.CauseAccepted
 	if s.Expect != nil {
 		a.expect = *s.Expect
 	}

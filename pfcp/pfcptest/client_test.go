@@ -92,7 +92,7 @@ func TestRetransmissionAnswered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Latency != 2*time.Second || r.Cause != CauseAccepted {
+		if r.Latency != 2*time.Second || r.Cause != atsssie.CauseAccepted {
 			t.Errorf("answered after %v with %v, want 2s and accepted", r.Latency, r.Cause)
 		}
 	})
@@ -111,7 +111,7 @@ func TestRetransmissionUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Cause != CauseAccepted || r.UPSEID != FakeUPSEID(1) {
+	if r.Cause != atsssie.CauseAccepted || r.UPSEID != FakeUPSEID(1) {
 		t.Errorf("cause %v UP SEID %v", r.Cause, r.UPSEID)
 	}
 	reqs := upf.Requests()
@@ -339,8 +339,8 @@ func TestUPFRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Report{
-		{SEID: 1, Type: ReportSESR, Cause: CauseAccepted, Sessions: []SessionReport{{SRRID: 1, Availability: &Availability{Access: atsss.AccessNon3GPP}}}},
-		{SEID: 99, Type: ReportSESR, Cause: CauseSessionNotFound, Sessions: []SessionReport{{SRRID: 1, Availability: &Availability{Access: atsss.Access3GPP, Available: true}}}},
+		{SEID: 1, Type: ReportSESR, Cause: atsssie.CauseAccepted, Sessions: []SessionReport{{SRRID: 1, Availability: &Availability{Access: atsss.AccessNon3GPP}}}},
+		{SEID: 99, Type: ReportSESR, Cause: atsssie.CauseSessionNotFound, Sessions: []SessionReport{{SRRID: 1, Availability: &Availability{Access: atsss.Access3GPP, Available: true}}}},
 	}
 	if diff := cmp.Diff(want, reports); diff != "" {
 		t.Errorf("reports (-want +got):\n%s", diff)

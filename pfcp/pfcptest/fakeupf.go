@@ -137,7 +137,7 @@ func FakeUPSEID(cp atsss.SEID) atsss.SEID { return cp ^ 1<<63 }
 // PMF ports from 50001); for an association, MPTCP, ATSSS-LL and RTTWP.
 // It returns nil for a message it does not answer.
 func Accept(req message.Message) message.Message {
-	accepted := ie.NewCause(uint8(CauseAccepted))
+	accepted := ie.NewCause(uint8(atsssie.CauseAccepted))
 	nodeID := ie.NewNodeIDHeuristic("127.0.0.1")
 	seq := req.Sequence()
 	switch req := req.(type) {

@@ -14,6 +14,7 @@ import (
 	"github.com/wmnsk/go-pfcp/message"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 )
 
 func TestLoad(t *testing.T) {
@@ -42,7 +43,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Accepted saw %d sessions, CP SEID 1 with UP SEID %v, %d with %v; want %d, %v and %v",
 			len(accepted), accepted[1], n, accepted[n], n, FakeUPSEID(1), FakeUPSEID(n))
 	}
-	if diff := cmp.Diff(map[Cause]int{CauseAccepted: n}, r.Causes); diff != "" || r.Failed != 0 || r.Deleted != n {
+	if diff := cmp.Diff(map[Cause]int{atsssie.CauseAccepted: n}, r.Causes); diff != "" || r.Failed != 0 || r.Deleted != n {
 		t.Errorf("causes (-want +got):\n%s\nfailed %d (%v), deleted %d", diff, r.Failed, r.Err, r.Deleted)
 	}
 	if r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P99 || r.Latency.P99 > r.Latency.Max {
@@ -83,9 +84,9 @@ func TestLoadCauses(t *testing.T) {
 			}
 			switch seen.Add(1) % 4 {
 			case 1:
-				return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(CauseCongestion)))
+				return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(atsssie.CauseCongestion)))
 			case 2:
-				return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(CauseNoResources)))
+				return message.NewSessionEstablishmentResponse(0, 0, 0, req.Sequence(), 0, ie.NewCause(uint8(atsssie.CauseNoResources)))
 			case 3:
 				return nil
 			}
@@ -96,7 +97,7 @@ func TestLoadCauses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[Cause]int{CauseAccepted: 25, CauseCongestion: 25, CauseNoResources: 25}
+		want := map[Cause]int{atsssie.CauseAccepted: 25, atsssie.CauseCongestion: 25, atsssie.CauseNoResources: 25}
 		if diff := cmp.Diff(want, r.Causes); diff != "" || r.Failed != 25 || r.Done() != 100 {
 			t.Errorf("causes (-want +got):\n%s\nfailed %d, done %d", diff, r.Failed, r.Done())
 		}
@@ -117,8 +118,8 @@ func TestLoadRate(t *testing.T) {
 			t.Fatal(err)
 		}
 		// One at once, then one every 10 ms.
-		if r.Elapsed != 2490*time.Millisecond || r.Causes[CauseAccepted] != 250 {
-			t.Errorf("%d accepted in %v, want 250 in 2.49s", r.Causes[CauseAccepted], r.Elapsed)
+		if r.Elapsed != 2490*time.Millisecond || r.Causes[atsssie.CauseAccepted] != 250 {
+			t.Errorf("%d accepted in %v, want 250 in 2.49s", r.Causes[atsssie.CauseAccepted], r.Elapsed)
 		}
 		if len(progress) != 2 {
 			t.Fatalf("%d progress reports, want 2", len(progress))
@@ -160,7 +161,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	r, err := Load(b.Context(), c, LoadConfig{Spec: DefaultSpec(), Sessions: b.N, Concurrency: 64})
-	if err != nil || r.Causes[CauseAccepted] != b.N {
+	if err != nil || r.Causes[atsssie.CauseAccepted] != b.N {
 		b.Fatalf("%+v, %v", r, err)
 	}
 	b.ReportMetric(r.Rate(), "est/s")

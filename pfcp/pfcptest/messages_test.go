@@ -203,7 +203,7 @@ func TestNodeMessages(t *testing.T) {
 	if ts, _ := roundTrip(t, HeartbeatRequest(recovery, 3)).RecoveryTimeStamp.RecoveryTimeStamp(); !ts.Equal(recovery) {
 		t.Errorf("heartbeat request recovery %v, want %v", ts, recovery)
 	}
-	if r, err := parseResponse(roundTrip(t, HeartbeatResponse(recovery, 3))); err != nil || !r.Recovery.Equal(recovery) || r.Cause != CauseAccepted {
+	if r, err := parseResponse(roundTrip(t, HeartbeatResponse(recovery, 3))); err != nil || !r.Recovery.Equal(recovery) || r.Cause != atsssie.CauseAccepted {
 		t.Errorf("heartbeat response: %+v, %v", r, err)
 	}
 	del := roundTrip(t, Deletion(0x42, 4))

@@ -99,25 +99,25 @@ func (c *Client) answer(b []byte, h header, from netip.AddrPort) {
 // retransmitted request, one whose sequence number was answered lately, is
 // answered the same without being recorded again (TS 29.244 §6.4).
 func (c *Client) report(b []byte, h header) message.Message {
-	r := Report{SEID: atsss.SEID(h.seid), Cause: CauseAccepted}
+	r := Report{SEID: atsss.SEID(h.seid), Cause: atsssie.CauseAccepted}
 	var offending uint16
 	m, err := message.ParseSessionReportRequest(b)
 	switch {
 	case err != nil:
-		r.Cause, r.Err = CauseMandatoryIEIncorrect, err
+		r.Cause, r.Err = atsssie.CauseMandatoryIEIncorrect, err
 	case m.ReportType == nil:
-		r.Cause, offending, r.Err = CauseMandatoryIEMissing, ie.ReportType, errors.New("report type missing")
+		r.Cause, offending, r.Err = atsssie.CauseMandatoryIEMissing, ie.ReportType, errors.New("report type missing")
 	default:
 		r.Type, _ = m.ReportType.ReportType()
 		if r.Sessions, err = parseSessionReports(m.SessionReport); err != nil {
-			r.Cause, r.Err = CauseMandatoryIEIncorrect, err
+			r.Cause, r.Err = atsssie.CauseMandatoryIEIncorrect, err
 		}
 	}
 
 	c.mu.Lock()
 	up, known := c.upSEIDs[r.SEID]
 	if !known && r.Err == nil {
-		r.Cause = CauseSessionNotFound
+		r.Cause = atsssie.CauseSessionNotFound
 	}
 	if cause, dup := c.answered.find(h.seq); dup {
 		r.Cause = cause

@@ -13,18 +13,8 @@ import (
 	"github.com/openatsss/atsss/pfcp/atsssie"
 )
 
-// Cause is a PFCP Cause value; the constants below are those this package
-// acts on.
+// Cause is a PFCP Cause value; its constants are atsssie's.
 type Cause = atsssie.Cause
-
-const (
-	CauseAccepted             = atsssie.CauseAccepted
-	CauseSessionNotFound      = atsssie.CauseSessionNotFound
-	CauseMandatoryIEMissing   = atsssie.CauseMandatoryIEMissing
-	CauseMandatoryIEIncorrect = atsssie.CauseMandatoryIEIncorrect
-	CauseCongestion           = atsssie.CauseCongestion
-	CauseNoResources          = atsssie.CauseNoResources
-)
 
 // Response is a UPF's answer to a request, with what an SMF acts on read
 // out of it. Fields a message type does not carry are zero.
@@ -74,7 +64,7 @@ func parseResponse(m message.Message) (*Response, error) {
 	var cause, offending, failedRule, fseid, params *ie.IE
 	switch m := m.(type) {
 	case *message.HeartbeatResponse:
-		r.Cause = CauseAccepted
+		r.Cause = atsssie.CauseAccepted
 		return r, readRecovery(m.RecoveryTimeStamp, r)
 	case *message.AssociationSetupResponse:
 		cause = m.Cause

@@ -9,6 +9,7 @@ import (
 	"github.com/wmnsk/go-pfcp/message"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/pfcp/atsssie"
 )
 
 // TestTemplate: what the template writes for session i is what go-pfcp
@@ -38,7 +39,7 @@ func TestTemplate(t *testing.T) {
 func TestScanEstablishment(t *testing.T) {
 	resp := encode(t, Accept(Establishment(testSpec(), 9)))
 	cause, up, err := scanEstablishment(resp)
-	if err != nil || cause != CauseAccepted || up != FakeUPSEID(1) {
+	if err != nil || cause != atsssie.CauseAccepted || up != FakeUPSEID(1) {
 		t.Errorf("scan = %v, %v, %v", cause, up, err)
 	}
 	noCause := encode(t, message.NewSessionEstablishmentResponse(0, 0, 1, 9, 0, ie.NewFSEID(2, nil, nil)))
