@@ -31,8 +31,9 @@ func Require(t testing.TB) {
 // namespace whose lo is up, then returns the thread to the namespace it
 // came from. Sockets fn creates stay in the new namespace and may be used
 // from any goroutine afterwards; the namespace goes when the last of them
-// is closed. Run calls Require first.
-func Run(t testing.TB, fn func()) {
+// is closed. fn runs on another goroutine, so it must not call t.Fatal; an
+// error it returns fails t. Run calls Require first.
+func Run(t testing.TB, fn func() error) {
 	t.Helper()
 	Require(t)
 	done := make(chan struct{})
@@ -68,7 +69,12 @@ func Run(t testing.TB, fn func()) {
 			t.Errorf("lo up: %v", err)
 			return
 		}
-		fn()
+		if err := fn(); err != nil {
+			t.Error(err)
+		}
 	}()
 	<-done
+	if t.Failed() {
+		t.FailNow()
+	}
 }
