@@ -108,6 +108,16 @@ func (s *Session) validatePDRs() error {
 		if !p.PDI.SourceInterface.Valid() {
 			return ruleErr(RulePDR, id, "pdi.source_interface", ErrInvalidValue, "%v", p.PDI.SourceInterface)
 		}
+		// A Flow Description the data planes cannot read is refused at N4
+		// time, not found when a connection arrives (TS 29.212 §5.4.2).
+		for j, f := range p.PDI.SDFFilters {
+			if f.FlowDescription == "" {
+				continue
+			}
+			if _, err := ParseFlowDescription(f.FlowDescription); err != nil {
+				return ruleErr(RulePDR, id, fmt.Sprintf("pdi.sdf_filters[%d].flow_description", j), ErrInvalidValue, "%v", err)
+			}
+		}
 		// The FAR ID is conditional on the MAR ID being absent (TS 29.244
 		// Table 7.5.2.2-1): a PDR names exactly one of them.
 		switch {

@@ -433,6 +433,27 @@ var validateCases = []validateCase{
 	{name: "pdr/unknown-source-interface", edit: func(s *atsss.Session) { s.PDR(pdrDLLL).PDI.SourceInterface = 9 },
 		want: ruleErr(atsss.RulePDR, pdrDLLL, "pdi.source_interface", atsss.ErrInvalidValue)},
 
+	// Flow descriptions (TS 29.212 §5.4.2).
+	{name: "valid/uplink-flow-descriptions", edit: func(s *atsss.Session) {
+		s.PDR(pdrUL3GPP).PDI.SDFFilters = []atsss.SDFFilter{
+			{FlowDescription: "permit out 6 from 203.0.113.0/24 80,443,8000-8080 to assigned"},
+			{FlowDescription: "permit out 17 from 2001:db8::/32 53 to 2001:db8:45::/64"},
+			{ToSTrafficClass: 0x2efc}, // no flow description: nothing to parse
+		}
+	}},
+	{name: "pdr/flow-description-direction-in", edit: func(s *atsss.Session) {
+		s.PDR(pdrDLMPTCP).PDI.SDFFilters[0].FlowDescription = "permit in 6 from any to assigned"
+	}, want: ruleErr(atsss.RulePDR, pdrDLMPTCP, "pdi.sdf_filters[0].flow_description", atsss.ErrInvalidValue)},
+	{name: "pdr/flow-description-second-filter", edit: func(s *atsss.Session) {
+		s.PDR(pdrULNon3GPP).PDI.SDFFilters = []atsss.SDFFilter{
+			{FlowDescription: "permit out 6 from any to assigned"},
+			{FlowDescription: "permit out 6 from assigned to any"},
+		}
+	}, want: ruleErr(atsss.RulePDR, pdrULNon3GPP, "pdi.sdf_filters[1].flow_description", atsss.ErrInvalidValue)},
+	{name: "pdr/flow-description-option", edit: func(s *atsss.Session) {
+		s.PDR(pdrUL3GPP).PDI.SDFFilters = []atsss.SDFFilter{{FlowDescription: "permit out 6 from any to assigned established"}}
+	}, want: ruleErr(atsss.RulePDR, pdrUL3GPP, "pdi.sdf_filters[0].flow_description", atsss.ErrInvalidValue)},
+
 	// FARs.
 	{name: "far/forw-without-forwarding", edit: func(s *atsss.Session) { s.FAR(farN6).Forwarding = nil },
 		want: ruleErr(atsss.RuleFAR, farN6, "forwarding_parameters", atsss.ErrMissingField)},
