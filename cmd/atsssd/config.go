@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
 )
 
@@ -31,6 +32,16 @@ type config struct {
 	MemoryLimitMiB int64 `yaml:"memory_limit_mib"`
 
 	PFCP pfcp.Config `yaml:"pfcp"`
+
+	// MPTCPProxy runs the MPTCP proxy (RFC 8803 converter) on the address
+	// and port that pfcp.atsss.mptcp advertises to SMFs.
+	MPTCPProxy proxyConfig `yaml:"mptcp_proxy"`
+}
+
+// proxyConfig switches the MPTCP proxy on; the rest is the proxy's own.
+type proxyConfig struct {
+	Enabled           bool `yaml:"enabled"`
+	mptcpproxy.Config `yaml:",inline"`
 }
 
 func loadConfig(path string) (config, error) {
@@ -51,6 +62,15 @@ func loadConfig(path string) (config, error) {
 		return config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.PFCP = c.PFCP.WithDefaults()
+	if c.MPTCPProxy.Enabled {
+		m := c.PFCP.ATSSS.MPTCP
+		for _, a := range []netip.Addr{m.Address4, m.Address6} {
+			if a.IsValid() {
+				c.MPTCPProxy.Listen = append(c.MPTCPProxy.Listen, netip.AddrPortFrom(a, m.Port))
+			}
+		}
+		c.MPTCPProxy.Config = c.MPTCPProxy.WithDefaults()
+	}
 	if err := c.validate(); err != nil {
 		return config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -101,6 +121,13 @@ func (c config) validate() error {
 	}
 	if err := c.PFCP.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("pfcp.%w", err))
+	}
+	if c.MPTCPProxy.Enabled {
+		if !c.PFCP.ATSSS.MPTCP.Enabled() {
+			errs = append(errs, errors.New("mptcp_proxy.enabled: needs pfcp.atsss.mptcp address and port, where the proxy listens"))
+		} else if err := c.MPTCPProxy.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("mptcp_proxy.%w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

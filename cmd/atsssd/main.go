@@ -1,5 +1,5 @@
 // Command atsssd is the atsss daemon: the N4 (PFCP) server of the UPF-side
-// ATSSS function and, in later releases, its data planes. It reads one YAML
+// ATSSS function and the MPTCP proxy. It reads one YAML
 // configuration file; see deploy/atsssd.yaml for an example.
 //
 // This file is wiring only: flags, configuration, logging, signals, and the
@@ -31,6 +31,7 @@ import (
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/atsss/boltstore"
+	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
 )
 
@@ -80,6 +81,13 @@ func run(configPath, logLevel string) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n4.Run(ctx) })
+	if cfg.MPTCPProxy.Enabled {
+		proxy, err := mptcpproxy.New(cfg.MPTCPProxy.Config, store, mptcpproxy.Options{Logger: log, Registry: reg})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return proxy.Run(ctx) })
+	}
 	if cfg.MetricsListen.IsValid() {
 		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, log) })
 	}

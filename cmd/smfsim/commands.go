@@ -38,7 +38,7 @@ func establish(ctx context.Context, args []string, out *printer) error {
 	var n node
 	var sf sessionFlags
 	fs := newFlagSet("establish", `Sets up the association, then establishes an MA PDU session: the UE at
-203.0.113.1 with QFI 9 on both accesses, N3 to the gNB and the N3IWF, and
+-ue (203.0.113.1) with QFI 9 on both accesses, N3 to the gNB and the N3IWF, and
 one MAR of the flags, which steers all of its traffic unless -sdf says
 otherwise. With -scenario, runs a scenario file instead and exits.`, out, &n)
 	sf.register(fs)

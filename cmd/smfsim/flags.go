@@ -15,6 +15,7 @@ import (
 // those load does: pfcptest.DefaultSpec with one MAR made of the flags.
 type sessionFlags struct {
 	seid               uint64
+	ue                 netip.Addr
 	gnb, n3iwf         netip.Addr
 	mar                pfcptest.MARText
 	atsss              string
@@ -24,6 +25,7 @@ type sessionFlags struct {
 func (f *sessionFlags) register(fs *flag.FlagSet) {
 	def := pfcptest.DefaultSpec()
 	fs.Uint64Var(&f.seid, "seid", uint64(def.SEID), "the CP SEID of the session")
+	fs.TextVar(&f.ue, "ue", def.UEIP, "the UE's IPv4 `address` (the MA PDU session's)")
 	fs.TextVar(&f.gnb, "gnb", def.GNB.AN.Addr, "`address` of the gNB, the 3GPP access's end of N3; empty: the UE is not on 3GPP")
 	fs.TextVar(&f.n3iwf, "n3iwf", def.N3IWF.AN.Addr, "`address` of the N3IWF, the untrusted non-3GPP access's end of N3; empty: the UE is not on non-3GPP")
 	fs.StringVar(&f.atsss, "atsss", "", "what to ask for in Provide ATSSS Control Information: a `list` of mptcp, atsss-ll, pmf, drtti, pqpm (PMF per QoS flow, for QFI 9), or none (default: the MAR's functionality, and pmf)")
@@ -36,6 +38,10 @@ func (f *sessionFlags) register(fs *flag.FlagSet) {
 func (f *sessionFlags) spec() (pfcptest.SessionSpec, error) {
 	s := pfcptest.DefaultSpec()
 	s.SEID = atsss.SEID(f.seid)
+	if !f.ue.Is4() {
+		return s, usageError{fmt.Errorf("-ue %v: want an IPv4 address", f.ue)}
+	}
+	s.UEIP = f.ue
 	s.ReportAvailability = f.reportAvailability
 	s.GNB.AN.Addr, s.N3IWF.AN.Addr = f.gnb, f.n3iwf
 	if !f.gnb.IsValid() {

@@ -133,6 +133,8 @@ type Daemon struct {
 	N4      netip.AddrPort
 	Metrics netip.AddrPort
 	Config  string // path of the configuration file
+	// HTTP fetches /sessions and /metrics; nil: http.DefaultClient.
+	HTTP *http.Client
 
 	cmd  *exec.Cmd
 	log  *LineBuffer
@@ -144,6 +146,16 @@ type Daemon struct {
 // set pfcp.listen and metrics_listen to the addresses given as n4 and
 // metrics.
 func Start(ctx context.Context, bin, dir string, cfg any, n4, metrics netip.AddrPort) (*Daemon, error) {
+	return StartIn(ctx, exec.Command, bin, dir, cfg, n4, metrics)
+}
+
+// Command makes the command that runs a program: exec.Command, or one that
+// runs it elsewhere, such as inside a lab's network namespace.
+type Command func(name string, args ...string) *exec.Cmd
+
+// StartIn is Start with the daemon run by command. Set the returned
+// Daemon's HTTP to reach its metrics address where the test process cannot.
+func StartIn(ctx context.Context, command Command, bin, dir string, cfg any, n4, metrics netip.AddrPort) (*Daemon, error) {
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -152,13 +164,17 @@ func Start(ctx context.Context, bin, dir string, cfg any, n4, metrics netip.Addr
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
-	return StartConfig(ctx, bin, path, n4, metrics)
+	return startConfig(ctx, command, bin, path, n4, metrics)
 }
 
 // StartConfig runs atsssd on an existing configuration file.
 func StartConfig(ctx context.Context, bin, path string, n4, metrics netip.AddrPort) (*Daemon, error) {
+	return startConfig(ctx, exec.Command, bin, path, n4, metrics)
+}
+
+func startConfig(ctx context.Context, command Command, bin, path string, n4, metrics netip.AddrPort) (*Daemon, error) {
 	d := &Daemon{N4: n4, Metrics: metrics, Config: path, log: &LineBuffer{}, done: make(chan error, 1)}
-	d.cmd = exec.Command(bin, "-config", path)
+	d.cmd = command(bin, "-config", path)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -219,13 +235,20 @@ func (d *Daemon) Kill() {
 	d.done <- err
 }
 
+func (d *Daemon) client() *http.Client {
+	if d.HTTP != nil {
+		return d.HTTP
+	}
+	return http.DefaultClient
+}
+
 // Sessions fetches the daemon's sessions from /sessions.
 func (d *Daemon) Sessions(ctx context.Context) ([]*atsss.Session, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+"/sessions", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +271,7 @@ func (d *Daemon) Metric(ctx context.Context, sample string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		return 0, err
 	}

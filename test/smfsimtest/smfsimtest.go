@@ -22,6 +22,9 @@ type SMF struct {
 	Bin   string         // the smfsim binary (daemontest.Build)
 	UPF   netip.AddrPort // the UPF's PFCP endpoint
 	Local netip.AddrPort // where the SMF sends from
+	// Command makes the smfsim process; nil: exec.CommandContext. A lab
+	// passes its upf namespace's Command, so the SMF reaches N4 there.
+	Command func(ctx context.Context, name string, args ...string) *exec.Cmd
 }
 
 // Outcome is a line of smfsim -o json: a request and what came of it, or
@@ -52,7 +55,11 @@ type Outcome struct {
 func (s SMF) Run(ctx context.Context, cmd string, args ...string) ([]Outcome, error) {
 	args = append([]string{cmd, "-upf", s.UPF.String(), "-local", s.Local.String(), "-o", "json"}, args...)
 	var stdout, stderr bytes.Buffer
-	c := exec.CommandContext(ctx, s.Bin, args...)
+	command := s.Command
+	if command == nil {
+		command = exec.CommandContext
+	}
+	c := command(ctx, s.Bin, args...)
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := c.Run(); err != nil {
 		return nil, fmt.Errorf("smfsim %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())

@@ -4,10 +4,10 @@
 // repeated, reordered or corrupted anywhere in the path is found, at any
 // size, without keeping the bytes.
 //
-// Protocol: the client sends a 24-byte request (upload size, download
-// size, seed; big endian), then the upload; the server verifies the upload
-// while it sends the download, then half-closes. Each side reports what it
-// got.
+// Protocol: the client sends a 32-byte request (upload size, download
+// size, seed, flags; big endian), then the upload; the server verifies the
+// upload while it sends the download (or, with Sequential, after it), then
+// half-closes. Each side reports what it got.
 package traffic
 
 import (
@@ -111,9 +111,12 @@ func (cw countingWriter) Write(b []byte) (int, error) {
 type Request struct {
 	Up, Down uint64 // bytes each way
 	Seed     uint64 // upload uses Seed, download Seed+1
+	// Sequential: the server sends the download only after the whole
+	// upload arrived, so one direction runs at a time.
+	Sequential bool
 }
 
-const requestLen = 24
+const requestLen = 32
 
 // Result is one side's view of a transfer.
 type Result struct {
@@ -155,8 +158,21 @@ func serveOne(c net.Conn, up, down *Counter) Result {
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		return Result{Err: fmt.Errorf("read request: %w", err)}
 	}
-	req := Request{binary.BigEndian.Uint64(hdr[0:]), binary.BigEndian.Uint64(hdr[8:]), binary.BigEndian.Uint64(hdr[16:])}
-	return exchange(c, req.Down, req.Seed+1, req.Up, req.Seed, down, up)
+	req := Request{binary.BigEndian.Uint64(hdr[0:]), binary.BigEndian.Uint64(hdr[8:]), binary.BigEndian.Uint64(hdr[16:]), hdr[31]&1 != 0}
+	if req.Sequential {
+		v := NewVerifier(req.Seed)
+		n, err := io.CopyBuffer(countingWriter{v, orNew(up)}, io.LimitReader(c, int64(req.Up)), make([]byte, 256<<10))
+		if err == nil && uint64(n) < req.Up {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return Result{Received: uint64(n), Err: fmt.Errorf("receive after %d bytes: %w", n, err)}
+		}
+		r := exchange(c, req.Down, req.Seed+1, 0, 0, down, nil, true)
+		r.Received = uint64(n)
+		return r
+	}
+	return exchange(c, req.Down, req.Seed+1, req.Up, req.Seed, down, up, true)
 }
 
 // Run performs req over c as the client: it sends the request and the
@@ -169,10 +185,16 @@ func Run(ctx context.Context, c net.Conn, req Request, up, down *Counter) Result
 	binary.BigEndian.PutUint64(hdr[0:], req.Up)
 	binary.BigEndian.PutUint64(hdr[8:], req.Down)
 	binary.BigEndian.PutUint64(hdr[16:], req.Seed)
+	if req.Sequential {
+		hdr[31] = 1
+	}
 	if _, err := c.Write(hdr[:]); err != nil {
 		return Result{Err: fmt.Errorf("write request: %w", err)}
 	}
-	r := exchange(c, req.Up, req.Seed, req.Down, req.Seed+1, up, down)
+	// Sequential: keep the write side open while the download runs. An
+	// MPTCP connection whose client sent its DATA_FIN opens no new
+	// subflows, so a half-closed UE could not rejoin a restored access.
+	r := exchange(c, req.Up, req.Seed, req.Down, req.Seed+1, up, down, !req.Sequential)
 	if r.Err == nil && ctx.Err() != nil {
 		r.Err = ctx.Err()
 	}
@@ -180,14 +202,9 @@ func Run(ctx context.Context, c net.Conn, req Request, up, down *Counter) Result
 }
 
 // exchange sends send bytes of pattern sendSeed while verifying recv bytes
-// of pattern recvSeed, half-closing after the send.
-func exchange(c net.Conn, send, sendSeed, recv, recvSeed uint64, sent, got *Counter) Result {
-	if sent == nil {
-		sent = &Counter{}
-	}
-	if got == nil {
-		got = &Counter{}
-	}
+// of pattern recvSeed, half-closing after the send if halfClose.
+func exchange(c net.Conn, send, sendSeed, recv, recvSeed uint64, sent, got *Counter, halfClose bool) Result {
+	sent, got = orNew(sent), orNew(got)
 	var res Result
 	var wg sync.WaitGroup
 	var sendErr error
@@ -198,7 +215,7 @@ func exchange(c net.Conn, send, sendSeed, recv, recvSeed uint64, sent, got *Coun
 			sendErr = fmt.Errorf("send: %w", err)
 			return
 		}
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok && halfClose {
 			cw.CloseWrite()
 		}
 	})
@@ -213,4 +230,11 @@ func exchange(c net.Conn, send, sendSeed, recv, recvSeed uint64, sent, got *Coun
 	wg.Wait()
 	res.Err = errors.Join(err, sendErr)
 	return res
+}
+
+func orNew(c *Counter) *Counter {
+	if c == nil {
+		return &Counter{}
+	}
+	return c
 }

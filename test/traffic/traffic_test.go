@@ -3,6 +3,7 @@ package traffic
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -53,6 +54,12 @@ func TestVerifierFindsDamage(t *testing.T) {
 }
 
 func TestTransferOverLoopback(t *testing.T) {
+	for _, seq := range []bool{false, true} {
+		t.Run(fmt.Sprint("sequential=", seq), func(t *testing.T) { testTransfer(t, seq) })
+	}
+}
+
+func testTransfer(t *testing.T, sequential bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,7 @@ func TestTransferOverLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	r := Run(context.Background(), c, Request{Up: 3 << 20, Down: 5 << 20, Seed: 42}, nil, nil)
+	r := Run(context.Background(), c, Request{Up: 3 << 20, Down: 5 << 20, Seed: 42, Sequential: sequential}, nil, nil)
 	if r.Err != nil || r.Sent != 3<<20 || r.Received != 5<<20 {
 		t.Fatalf("client: %+v", r)
 	}

@@ -1,0 +1,68 @@
+package mptcpproxy
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// scanInterval is how often every connection is looked at: for idleness
+// and for subflows that joined from a foreign address after admission. A
+// scan costs a system call or two per connection, so it is kept coarse.
+func (p *Proxy) scanInterval() time.Duration {
+	return min(max(p.cfg.IdleTimeout/4, 100*time.Millisecond), 5*time.Second)
+}
+
+// scanConns closes connections that moved no byte for IdleTimeout and
+// connections with a subflow from an address that is not their session's.
+// Activity is read from the kernel (the N6 socket's bytes received and
+// acknowledged), so the relay loops, which may be splicing, keep no
+// counters. It owns conn.lastBytes and conn.lastMove.
+func (p *Proxy) scanConns(ctx context.Context) error {
+	t := time.NewTicker(p.scanInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			for _, c := range p.conns.all() {
+				p.scan(c, now)
+			}
+		}
+	}
+}
+
+func (p *Proxy) scan(c *conn, now time.Time) {
+	server := c.serverConn()
+	if server == nil {
+		return
+	}
+	if c.mptcp {
+		if a, err := foreignSubflow(c.client, c.ue); err == nil && a.IsValid() {
+			p.metrics.foreignSubflows.Inc()
+			p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
+			c.shut("foreign subflow")
+			return
+		}
+	}
+	rc, err := server.SyscallConn()
+	if err != nil {
+		return
+	}
+	var info *unix.TCPInfo
+	rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if err != nil {
+		return // closed meanwhile
+	}
+	moved := info.Bytes_received + info.Bytes_acked
+	if moved != c.lastBytes || c.lastMove.IsZero() {
+		c.lastBytes, c.lastMove = moved, now
+		return
+	}
+	if now.Sub(c.lastMove) >= p.cfg.IdleTimeout {
+		p.metrics.idleClosed.Inc()
+		c.shut("idle")
+	}
+}

@@ -1,0 +1,445 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy/convert"
+	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/test/daemontest"
+	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/netnstest"
+	"github.com/openatsss/atsss/test/rig"
+	"github.com/openatsss/atsss/test/timeline"
+	"github.com/openatsss/atsss/test/traffic"
+	"github.com/openatsss/atsss/test/uesim"
+)
+
+// The data network's test servers in the lab.
+const (
+	dnPort       = 5001 // allowed by the sessions' PDR filters
+	dnOtherPort  = 5002 // not allowed
+	dnClosedPort = 5003 // allowed, nothing listens
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// rigBinaries builds atsssd and smfsim once for all tests of the package.
+func rigBinaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "atsss-test-bin-")
+		if buildErr == nil {
+			_, buildErr = daemontest.Build(context.Background(), buildDir, "atsssd", "smfsim")
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// newRig starts a rig for t and stops it when t ends; it skips (fails
+// under CI=true) without the privilege to make namespaces.
+func newRig(t *testing.T, opts rig.Options) *rig.Rig {
+	t.Helper()
+	netnstest.Require(t)
+	if err := uesim.CheckKernel(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := rig.New(t.Context(), rigBinaries(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() && r.Daemon != nil {
+			t.Logf("atsssd log:\n%s", r.Daemon.Log())
+		}
+		if err := r.Close(); err != nil {
+			t.Errorf("close rig: %v", err)
+		}
+	})
+	return r
+}
+
+// serveDN starts a checking traffic server in the data network.
+func serveDN(t *testing.T, r *rig.Rig, port uint16, up, down *traffic.Counter) <-chan traffic.Result {
+	t.Helper()
+	ln, err := r.ListenDN(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return traffic.Serve(ln, up, down)
+}
+
+func dnAddr(port uint16) netip.AddrPort { return netip.AddrPortFrom(lab.DNAddr, port) }
+
+// TestNetnsContinuity moves 256 MiB each way through the proxy over both
+// accesses, cuts the non-3GPP access halfway through, restores it, and
+// checks that every byte arrived intact and that the restored access
+// carries traffic again.
+func TestNetnsContinuity(t *testing.T) {
+	for _, how := range []lab.CutMethod{lab.LinkDown, lab.SilentDrop} {
+		t.Run(how.String(), func(t *testing.T) { testContinuity(t, how) })
+	}
+}
+
+func testContinuity(t *testing.T, how lab.CutMethod) {
+	const size = 256 << 20
+	r := newRig(t, rig.Options{Lab: lab.Config{Rate: [2]lab.Rate{
+		atsss.Access3GPP:    {UpMbit: 100, DownMbit: 100},
+		atsss.AccessNon3GPP: {UpMbit: 200, DownMbit: 200},
+	}}})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dnUp, dnDown traffic.Counter
+	results := serveDN(t, r, dnPort, &dnUp, &dnDown)
+
+	c, err := ue.Dialer(atsss.Access3GPP).Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	var ueUp, ueDown traffic.Counter
+	sampler := timeline.NewSampler(100*time.Millisecond,
+		accessSource(r, atsss.Access3GPP), accessSource(r, atsss.AccessNon3GPP),
+		timeline.Source{Name: "app up", Read: dnUp.Read},
+		timeline.Source{Name: "app down", Read: ueDown.Read})
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan error, 1)
+	go func() { samplerDone <- sampler.Run(sctx) }()
+
+	done := make(chan traffic.Result, 1)
+	// One direction at a time: with both at once over two shaped subflows,
+	// this kernel's MPTCP stalls for seconds to minutes (see README,
+	// Limitations); the continuity under test is the same either way.
+	go func() {
+		done <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 1, Sequential: true}, &ueUp, &ueDown)
+	}()
+
+	// Cut the non-3GPP access halfway through the transfer (the upload is
+	// done, the download starts), for two seconds.
+	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/8 }); err != nil {
+		t.Fatal(err)
+	}
+	sampler.Mark("non-3GPP cut")
+	cutAt := time.Now()
+	if err := r.Lab.Cut(atsss.AccessNon3GPP, how); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := r.Lab.Restore(atsss.AccessNon3GPP); err != nil {
+		t.Fatal(err)
+	}
+	restoredAt := time.Now()
+	sampler.Mark("restored")
+	if how == lab.LinkDown {
+		// The UE's connection manager sees the link come back and has the
+		// path manager open a subflow from it again.
+		if err := ue.Rejoin(atsss.AccessNon3GPP); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	res := <-done
+	stopSampler()
+	<-samplerDone
+	if res.Err != nil {
+		t.Fatalf("UE side: %v (sent %d, received %d)", res.Err, res.Sent, res.Received)
+	}
+	c.Close()
+	var srv traffic.Result
+	select {
+	case srv = <-results:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the DN server did not finish")
+	}
+	if srv.Err != nil || srv.Received != size || srv.Sent != size || res.Received != size || res.Sent != size {
+		t.Fatalf("transfer not byte-exact: UE sent %d received %d, DN received %d sent %d (%v)", res.Sent, res.Received, srv.Received, srv.Sent, srv.Err)
+	}
+
+	tl := sampler.Timeline()
+	t.Logf("outage after the cut: uplink %v, downlink %v (100 ms timeline)",
+		tl.StallAfter(2, cutAt), tl.StallAfter(3, cutAt))
+	after := tl.BytesBetween(1, restoredAt, time.Now())
+	t.Logf("non-3GPP access after restore: %d bytes; during the cut: %d bytes", after, tl.BytesBetween(1, cutAt.Add(200*time.Millisecond), restoredAt))
+	if after < 1<<20 {
+		t.Errorf("the non-3GPP access carried %d bytes after it was restored, want its subflow back in use", after)
+	}
+	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
+		writePlot(t, tl, dir+"/continuity-"+how.String()+".svg")
+	}
+}
+
+// accessSource reads the bytes both ways on upf's end of access a.
+func accessSource(r *rig.Rig, a atsss.AccessType) timeline.Source {
+	return timeline.Source{Name: a.String(), Read: func() (uint64, error) {
+		c, err := r.Lab.AccessCounters(a)
+		return c.RxBytes + c.TxBytes, err
+	}}
+}
+
+// writePlot writes the timeline as SVG, PNG and CSV next to path (whose
+// extension is replaced).
+func writePlot(t *testing.T, tl timeline.Timeline, path string) {
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	for ext, write := range map[string]func(io.Writer) error{
+		".svg": func(w io.Writer) error { return tl.WriteSVG(w, filepath.Base(base)) },
+		".png": func(w io.Writer) error { return tl.WritePNG(w, filepath.Base(base)) },
+		".csv": tl.WriteCSV,
+	} {
+		f, err := os.Create(base + ext)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := write(f); err != nil {
+			t.Error(err)
+		}
+		f.Close()
+	}
+}
+
+// TestNetnsConverterRefuses checks every refusal of the converter and its
+// Error TLV, while another UE's transfer goes on.
+func TestNetnsConverterRefuses(t *testing.T) {
+	r := newRig(t, rig.Options{})
+	ctx := t.Context()
+	// The UE's connections get extra subflows only where a test asks
+	// (userspace path manager), so one test's subflow from another UE's
+	// address joins nothing else.
+	if err := r.Lab.UE.Sysctl("net.mptcp.pm_type", "1"); err != nil {
+		t.Fatal(err)
+	}
+	// Port dnClosedPort is allowed, but nothing listens there; the rest of
+	// N6 is allowed, but only the DN server answers ARP.
+	sdf := fmt.Sprintf("permit out 6 from %v %d,%d to assigned", lab.N6Subnet, dnPort, dnClosedPort)
+	a, err := r.Establish(ctx, rig.SessionSpec{CPSEID: 1, SDF: sdf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Establish(ctx, rig.SessionSpec{CPSEID: 2, SDF: sdf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := serveDN(t, r, dnPort, nil, nil)
+	serveDN(t, r, dnOtherPort, nil, nil)
+
+	// B's transfer runs through all the refusals.
+	bc, err := b.Dialer(atsss.Access3GPP).Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	const size = 64 << 20
+	bDone := make(chan traffic.Result, 1)
+	go func() { bDone <- traffic.Run(ctx, bc, traffic.Request{Up: size, Down: size, Seed: 9}, nil, nil) }()
+
+	spoof := func(c *net.TCPConn) error {
+		// Join a subflow from B's non-3GPP address to A's connection.
+		return r.Lab.UE.Do(func() error {
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return err
+			}
+			info, err := pm.ReadInfo(rc)
+			if err != nil {
+				return err
+			}
+			cl, err := pm.Open()
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			return cl.CreateSubflow(pm.SubflowRequest{
+				Token:  info.Token,
+				Local:  b.LinkSpecific[atsss.AccessNon3GPP],
+				Remote: netip.AddrPortFrom(lab.ProxyAddr, rig.ProxyPort),
+			})
+		})
+	}
+	waitSpoof := func(c *net.TCPConn) error {
+		// A join needs the connection fully established (ENOTCONN before).
+		var err error
+		for range 100 {
+			if err = spoof(c); !errors.Is(err, syscall.ENOTCONN) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			return err
+		}
+		return uesim.WaitSubflows(ctx, c, 2)
+	}
+
+	for _, tc := range []struct {
+		name string
+		d    *uesim.Dialer
+		dst  netip.AddrPort
+		want convert.ErrorCode
+	}{
+		{"unknown source", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.Sources = []netip.Addr{lab.Access[atsss.Access3GPP].UEAddr}
+		}), dnAddr(dnPort), convert.ErrNotAuthorized},
+		{"destination outside the PDR filters", a.Dialer(atsss.Access3GPP), dnAddr(dnOtherPort), convert.ErrNotAuthorized},
+		{"proxy's own address", a.Dialer(atsss.Access3GPP), netip.AddrPortFrom(lab.ProxyAddr, dnPort), convert.ErrNotAuthorized},
+		{"subflow from another UE's link-specific address", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.AfterHandshake, d.BeforeConvert = true, waitSpoof
+		}), dnAddr(dnPort), convert.ErrNotAuthorized},
+		{"version 2", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.Payload = []byte{2, 1, 0x22, 0x63}
+		}), dnAddr(dnPort), convert.ErrUnsupportedVersion},
+		{"bad magic", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.Payload = []byte{1, 1, 0x22, 0x64}
+		}), dnAddr(dnPort), convert.ErrMalformedMessage},
+		{"TLV longer than the message", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.Payload = []byte{1, 2, 0x22, 0x63, 10, 5, 0, 0}
+		}), dnAddr(dnPort), convert.ErrMalformedMessage},
+		{"no Connect TLV", with(a.Dialer(atsss.Access3GPP), func(d *uesim.Dialer) {
+			d.Payload = []byte{1, 1, 0x22, 0x63}
+		}), dnAddr(dnPort), convert.ErrMalformedMessage},
+		{"server refuses", a.Dialer(atsss.Access3GPP), dnAddr(dnClosedPort), convert.ErrConnectionReset},
+		{"server unreachable", a.Dialer(atsss.Access3GPP), netip.AddrPortFrom(lab.DNAddr.Next(), dnPort), convert.ErrDestinationUnreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.d.Dial(ctx, tc.dst)
+			var refused *uesim.RefusedError
+			if !errors.As(err, &refused) {
+				t.Fatalf("got %v, want the converter's Error TLV %v", err, tc.want)
+			}
+			if refused.Code != tc.want {
+				t.Fatalf("Error TLV %v, want %v", refused.Code, tc.want)
+			}
+		})
+	}
+
+	// A's proper connection is served.
+	c, err := a.Dialer(atsss.Access3GPP).Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := traffic.Run(ctx, c, traffic.Request{Up: 1 << 20, Down: 1 << 20, Seed: 3}, nil, nil); res.Err != nil {
+		t.Fatalf("A after the refusals: %v", res.Err)
+	}
+	c.Close()
+	if res := <-bDone; res.Err != nil || res.Received != size {
+		t.Fatalf("B's transfer during the refusals: %+v", res)
+	}
+	_ = results
+}
+
+func with(d *uesim.Dialer, change func(*uesim.Dialer)) *uesim.Dialer {
+	change(d)
+	return d
+}
+
+// TestNetnsPlainTCPFallback serves a UE whose connection is plain TCP (its
+// SYN carried no MPTCP option) and refuses one with no session.
+func TestNetnsPlainTCPFallback(t *testing.T) {
+	r := newRig(t, rig.Options{})
+	ctx := t.Context()
+	a, err := r.Establish(ctx, rig.SessionSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDN(t, r, dnPort, nil, nil)
+
+	d := a.Dialer(atsss.AccessNon3GPP)
+	d.PlainTCP = true
+	c, err := d.Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mptcp, _ := c.MultipathTCP(); mptcp {
+		t.Fatal("the plain TCP client's connection is MPTCP")
+	}
+	if res := traffic.Run(ctx, c, traffic.Request{Up: 4 << 20, Down: 4 << 20, Seed: 5}, nil, nil); res.Err != nil {
+		t.Fatalf("plain TCP UE: %v", res.Err)
+	}
+	c.Close()
+	if err := daemontest.WaitFor(ctx, func() bool {
+		n, _ := r.Daemon.Metric(ctx, `atsss_mptcpproxy_connections_accepted_total{transport="tcp"}`)
+		return n == 1
+	}); err != nil {
+		t.Fatal("the proxy did not count the connection as plain TCP")
+	}
+
+	d.Sources = []netip.Addr{lab.Access[atsss.AccessNon3GPP].UEAddr} // in no session
+	_, err = d.Dial(ctx, dnAddr(dnPort))
+	var refused *uesim.RefusedError
+	if !errors.As(err, &refused) || refused.Code != convert.ErrNotAuthorized {
+		t.Fatalf("plain TCP UE without a session: %v, want Not Authorized", err)
+	}
+}
+
+// TestNetnsSessionDeletionClosesConnections deletes a session over N4 in the
+// middle of a transfer: its connections must end at once, another UE's not.
+func TestNetnsSessionDeletionClosesConnections(t *testing.T) {
+	r := newRig(t, rig.Options{Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 50, DownMbit: 50}, {UpMbit: 50, DownMbit: 50}}}})
+	ctx := t.Context()
+	a, err := r.Establish(ctx, rig.SessionSpec{CPSEID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Establish(ctx, rig.SessionSpec{CPSEID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDN(t, r, dnPort, nil, nil)
+	start := func(u *rig.UE, size uint64, down *traffic.Counter) <-chan traffic.Result {
+		c, err := u.Dialer(atsss.Access3GPP).Dial(ctx, dnAddr(dnPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		done := make(chan traffic.Result, 1)
+		go func() { done <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 11}, nil, down) }()
+		return done
+	}
+	var aDown traffic.Counter
+	aDone := start(a, 1<<30, &aDown) // far more than fits in the test's time
+	bDone := start(b, 8<<20, nil)
+	if err := daemontest.WaitFor(ctx, func() bool { n, _ := aDown.Read(); return n > 1<<20 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-aDone:
+		if res.Err == nil {
+			t.Fatal("A's transfer of 1 GiB completed although its session was deleted")
+		}
+		t.Logf("A's connection ended after its session was deleted: %v", res.Err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("A's connection outlived its session by 10 s")
+	}
+	if res := <-bDone; res.Err != nil {
+		t.Fatalf("B's transfer: %v", res.Err)
+	}
+}

@@ -1,0 +1,300 @@
+// Package rig runs the whole atsss data path in a lab: atsssd (N4 and the
+// MPTCP proxy) inside the lab's upf namespace, smfsim playing the SMF there,
+// UEs whose MA PDU sessions it installs, with their link-specific addresses
+// on the lab UE's links and the UE's kernel path manager set to use both,
+// and servers in the data network. End-to-end tests, benchmarks and the
+// demo share it.
+package rig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/test/daemontest"
+	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/smfsimtest"
+	"github.com/openatsss/atsss/test/uesim"
+)
+
+// Inside the upf namespace, N4 and the metrics listen on its own loopback,
+// where nothing else runs.
+var (
+	n4Addr      = netip.MustParseAddrPort("127.0.0.1:8805")
+	metricsAddr = netip.MustParseAddrPort("127.0.0.1:9100")
+	smfAddr     = netip.MustParseAddrPort("127.0.0.2:8805")
+)
+
+// ProxyPort is the MPTCP proxy's port in the lab.
+const ProxyPort = 8803
+
+// Options shape a rig.
+type Options struct {
+	Lab lab.Config
+	// Proxy holds mptcp_proxy settings on top of the rig's (enabled, the
+	// N6 source address), by YAML name, e.g. {"max_connections_per_ue": 4}.
+	Proxy map[string]any
+	// LogLevel of atsssd; default info.
+	LogLevel string
+}
+
+// Rig is a running lab with atsssd and an SMF. Close it when done.
+type Rig struct {
+	Lab    *lab.Lab
+	Daemon *daemontest.Daemon
+	SMF    smfsimtest.SMF
+	dir    string
+	owned  bool // dir is ours to remove
+}
+
+// New builds the lab, builds and starts atsssd in its upf namespace, and
+// waits until the MPTCP proxy accepts connections. bin, if not empty, is a
+// directory holding atsssd and smfsim already built (daemontest.Build);
+// otherwise New builds them into a temporary directory. On error it
+// removes everything it made.
+func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
+	r = &Rig{}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	if bin == "" {
+		if r.dir, err = os.MkdirTemp("", "atsss-rig-"); err != nil {
+			return nil, err
+		}
+		r.owned = true
+		if _, err = daemontest.Build(ctx, r.dir, "atsssd", "smfsim"); err != nil {
+			return nil, err
+		}
+		bin = r.dir
+	} else if r.dir, err = os.MkdirTemp("", "atsss-rig-"); err != nil {
+		return nil, err
+	} else {
+		r.owned = true
+	}
+	if r.Lab, err = lab.New(ctx, opts.Lab); err != nil {
+		return nil, err
+	}
+	cfg := daemontest.Config(n4Addr, metricsAddr, [2]string{lab.Access[atsss.Access3GPP].Pool.String(), lab.Access[atsss.AccessNon3GPP].Pool.String()})
+	if opts.LogLevel != "" {
+		cfg["log_level"] = opts.LogLevel
+	}
+	proxy := map[string]any{"enabled": true, "n6_source4": lab.UPFN6Addr.String()}
+	for k, v := range opts.Proxy {
+		proxy[k] = v
+	}
+	cfg["mptcp_proxy"] = proxy
+	upf := func(name string, args ...string) *exec.Cmd {
+		return r.Lab.UPF.Command(context.Background(), name, args...)
+	}
+	if r.Daemon, err = daemontest.StartIn(ctx, upf, bin+"/atsssd", r.dir, cfg, n4Addr, metricsAddr); err != nil {
+		return nil, err
+	}
+	r.Daemon.HTTP = &http.Client{Transport: &http.Transport{DialContext: r.DialUPF}}
+	r.SMF = smfsimtest.SMF{Bin: bin + "/smfsim", UPF: n4Addr, Local: smfAddr, Command: r.Lab.UPF.Command}
+	if err := r.waitProxy(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// waitProxy waits for atsssd's "mptcp proxy listening" line.
+func (r *Rig) waitProxy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := daemontest.WaitFor(ctx, func() bool { return containsLine(r.Daemon.Log(), `"mptcp proxy listening"`) })
+	if err != nil {
+		return fmt.Errorf("mptcp proxy did not start: %w\n%s", err, r.Daemon.Log())
+	}
+	return nil
+}
+
+// Close stops atsssd and removes the lab and the rig's files. It is safe to
+// call more than once.
+func (r *Rig) Close() error {
+	var errs []error
+	if r.Daemon != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.Daemon.Stop(ctx); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("stop atsssd: %w", err))
+		}
+		cancel()
+		r.Daemon = nil
+	}
+	if r.Lab != nil {
+		errs = append(errs, r.Lab.Close())
+		r.Lab = nil
+	}
+	if r.owned && r.dir != "" {
+		errs = append(errs, os.RemoveAll(r.dir))
+		r.dir = ""
+	}
+	return errors.Join(errs...)
+}
+
+// DialUPF dials from inside the upf namespace (for atsssd's HTTP).
+func (r *Rig) DialUPF(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := r.Lab.UPF.Do(func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// ListenDN opens a TCP listener on the data network server's address.
+func (r *Rig) ListenDN(port uint16) (net.Listener, error) {
+	var ln net.Listener
+	err := r.Lab.DN.Do(func() error {
+		lc := net.ListenConfig{}
+		lc.SetMultipathTCP(false)
+		var err error
+		ln, err = lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(lab.DNAddr, port).String())
+		return err
+	})
+	return ln, err
+}
+
+// UE is an installed MA PDU session and the lab UE's view of it.
+type UE struct {
+	SEID         atsss.SEID // the UPF's (UP) SEID
+	CPSEID       atsss.SEID
+	Addr         netip.Addr    // MA PDU session address
+	LinkSpecific [2]netip.Addr // per access, from N4
+	rig          *Rig
+}
+
+// SessionSpec is what Establish asks the SMF for.
+type SessionSpec struct {
+	CPSEID uint64
+	UE     netip.Addr // MA PDU address; default 203.0.113.10 + CPSEID
+	// Mode and Weights or Priorities of the MPTCP MAR (smfsim flags);
+	// default active-standby with 3GPP active.
+	Mode, Weights, Priorities string
+	SDF                       string // uplink (and downlink) PDR filter; default all traffic
+}
+
+// Establish has the SMF install an MPTCP MA PDU session, puts its
+// link-specific addresses on the lab UE's links and makes them MPTCP
+// endpoints of the UE's kernel path manager (flag subflow), so every
+// connection opened from one joins a subflow from the other.
+func (r *Rig) Establish(ctx context.Context, s SessionSpec) (*UE, error) {
+	if s.CPSEID == 0 {
+		s.CPSEID = 1
+	}
+	if !s.UE.IsValid() {
+		s.UE = netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + s.CPSEID%100)})
+	}
+	if s.Mode == "" {
+		s.Mode, s.Priorities = "active-standby", "active/standby"
+	}
+	args := []string{"-seid", strconv.FormatUint(s.CPSEID, 10), "-ue", s.UE.String(), "-functionality", "mptcp", "-mode", s.Mode}
+	w, p := s.Weights, s.Priorities
+	if w == "" {
+		w = "-/-"
+	}
+	if p == "" {
+		p = "-/-"
+	}
+	args = append(args, "-weights", w, "-priorities", p)
+	if s.SDF != "" {
+		args = append(args, "-sdf", s.SDF)
+	}
+	out, err := r.SMF.Run(ctx, "establish", args...)
+	if err != nil {
+		return nil, err
+	}
+	o := out[len(out)-1]
+	if o.ATSSS == nil || o.ATSSS.MPTCP == nil {
+		return nil, fmt.Errorf("establish: no MPTCP parameters in %+v", o)
+	}
+	u := &UE{SEID: o.UPSEID, CPSEID: atsss.SEID(s.CPSEID), Addr: s.UE, rig: r}
+	for _, a := range atsss.Accesses {
+		addr := o.ATSSS.MPTCP.LinkSpecific[a].IPv4
+		if !addr.IsValid() {
+			return nil, fmt.Errorf("establish: no IPv4 link-specific address for %v", a)
+		}
+		u.LinkSpecific[a] = addr
+		if err := r.Lab.AddUEAddr(a, addr); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Lab.UE.Do(func() error { return addEndpoints(u.LinkSpecific[:]) }); err != nil {
+		return nil, fmt.Errorf("ue path manager: %w", err)
+	}
+	return u, nil
+}
+
+// addEndpoints makes each address a subflow endpoint of the calling
+// namespace's in-kernel path manager, and sets limits so that a connection
+// may use both accesses.
+func addEndpoints(addrs []netip.Addr) error {
+	c, err := pm.Open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetLimits(pm.Limits{Subflows: 8, AddAddrAccepted: 8}); err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if err := c.AddEndpoint(pm.Endpoint{Addr: a, Flags: pm.FlagSubflow}); err != nil {
+			return fmt.Errorf("endpoint %v: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// Rejoin re-adds the UE's endpoint for access a, as a UE's connection
+// manager does when a link comes back: the kernel path manager then opens
+// a subflow from it on every connection that lacks one.
+func (u *UE) Rejoin(a atsss.AccessType) error {
+	return u.rig.Lab.UE.Do(func() error {
+		c, err := pm.Open()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		eps, err := c.Endpoints()
+		if err != nil {
+			return err
+		}
+		for _, e := range eps {
+			if e.Addr == u.LinkSpecific[a] {
+				if err := c.DeleteEndpoint(e.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return c.AddEndpoint(pm.Endpoint{Addr: u.LinkSpecific[a], Flags: pm.FlagSubflow})
+	})
+}
+
+// Dialer returns a UE dialer whose first subflow goes over first.
+func (u *UE) Dialer(first atsss.AccessType) *uesim.Dialer {
+	return &uesim.Dialer{
+		InNamespace: u.rig.Lab.UE.Do,
+		Proxy:       netip.AddrPortFrom(lab.ProxyAddr, ProxyPort),
+		Sources:     []netip.Addr{u.LinkSpecific[first], u.LinkSpecific[1-first]},
+	}
+}
+
+// Delete has the SMF delete the session.
+func (u *UE) Delete(ctx context.Context) error {
+	_, err := u.rig.SMF.Run(ctx, "delete", "-up-seid", strconv.FormatUint(uint64(u.SEID), 10))
+	return err
+}
+
+func containsLine(log, s string) bool { return strings.Contains(log, s) }
