@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"github.com/openatsss/atsss/atsss"
 )
@@ -112,13 +111,4 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 			c.shut("address no longer in the session")
 		}
 	}
-}
-
-// sessionOf returns the session that owns a, for a subflow check.
-func (p *Proxy) sessionOf(a netip.Addr) (atsss.SEID, bool) {
-	u, ok := p.table.lookup(a)
-	if !ok {
-		return 0, false
-	}
-	return u.seid, true
 }
