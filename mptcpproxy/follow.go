@@ -103,12 +103,15 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 			e.remove(a, seid)
 		}
 	}
+	if conns := p.conns.session(seid); len(conns) > 0 && nu == nil {
+		p.log.Info("session deleted: closing its connections", "seid", uint64(seid), "connections", len(conns))
+	}
 	for _, c := range p.conns.session(seid) {
 		switch {
 		case nu == nil:
-			c.shut("session deleted")
+			c.abort("session deleted")
 		case !nu.owns(c.src.Addr()):
-			c.shut("address no longer in the session")
+			c.abort("address no longer in the session")
 		}
 	}
 }

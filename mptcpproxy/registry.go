@@ -57,6 +57,17 @@ func (c *conn) shut(reason string) {
 	}
 }
 
+// abort is shut with a reset instead of an orderly close: data still
+// queued toward the UE is discarded, and the UE learns at once (MPTCP
+// MP_FASTCLOSE / TCP RST), as it must when its session is gone.
+func (c *conn) abort(reason string) {
+	c.client.SetLinger(0)
+	if s := c.serverConn(); s != nil {
+		s.SetLinger(0)
+	}
+	c.shut(reason)
+}
+
 func (c *conn) closeReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

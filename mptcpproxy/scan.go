@@ -43,7 +43,7 @@ func (p *Proxy) scan(c *conn, now time.Time) {
 		if a, err := foreignSubflow(c.client, c.ue); err == nil && a.IsValid() {
 			p.metrics.foreignSubflows.Inc()
 			p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
-			c.shut("foreign subflow")
+			c.abort("foreign subflow")
 			return
 		}
 	}

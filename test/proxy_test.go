@@ -402,6 +402,11 @@ func TestNetnsPlainTCPFallback(t *testing.T) {
 func TestNetnsSessionDeletionClosesConnections(t *testing.T) {
 	r := newRig(t, rig.Options{Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 50, DownMbit: 50}, {UpMbit: 50, DownMbit: 50}}}})
 	ctx := t.Context()
+	// Two UEs share the lab's UE namespace: with the kernel path manager
+	// each connection would join from the other UE's addresses too.
+	if err := r.Lab.UE.Sysctl("net.mptcp.pm_type", "1"); err != nil {
+		t.Fatal(err)
+	}
 	a, err := r.Establish(ctx, rig.SessionSpec{CPSEID: 1})
 	if err != nil {
 		t.Fatal(err)
