@@ -103,10 +103,11 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 			e.remove(a, seid)
 		}
 	}
-	if conns := p.conns.session(seid); len(conns) > 0 && nu == nil {
+	conns := p.conns.session(seid)
+	if len(conns) > 0 && nu == nil {
 		p.log.Info("session deleted: closing its connections", "seid", uint64(seid), "connections", len(conns))
 	}
-	for _, c := range p.conns.session(seid) {
+	for _, c := range conns {
 		switch {
 		case nu == nil:
 			c.abort("session deleted")

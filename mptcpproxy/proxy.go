@@ -33,8 +33,6 @@ type Proxy struct {
 	conns   *registry
 	denied  []netip.Prefix
 	bufs    sync.Pool // *[]byte of cfg.Relay.BufferSize, for user copies
-
-	listenersUp chan struct{} // closed once every listener is open
 }
 
 // New validates cfg and builds a proxy that admits the sessions of store.
@@ -52,14 +50,13 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{
-		cfg:         cfg,
-		store:       store,
-		log:         log.With("component", "mptcpproxy"),
-		metrics:     m,
-		table:       newAdmission(),
-		conns:       newRegistry(),
-		denied:      deniedPrefixes(cfg),
-		listenersUp: make(chan struct{}),
+		cfg:     cfg,
+		store:   store,
+		log:     log.With("component", "mptcpproxy"),
+		metrics: m,
+		table:   newAdmission(),
+		conns:   newRegistry(),
+		denied:  deniedPrefixes(cfg),
 	}
 	p.bufs.New = func() any {
 		b := make([]byte, cfg.Relay.BufferSize)
@@ -76,10 +73,6 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Proxy, error) {
 	}
 	return p, nil
 }
-
-// Ready is closed once the proxy accepts connections: the admission table
-// holds the store's sessions and every listener is open.
-func (p *Proxy) Ready() <-chan struct{} { return p.listenersUp }
 
 // Run applies the kernel settings (unless configured not to), follows the
 // session store, and serves the listeners until ctx ends; then it closes
@@ -113,7 +106,6 @@ func (p *Proxy) Run(ctx context.Context) error {
 		lns = append(lns, ln)
 		p.log.Info("mptcp proxy listening", "addr", a.String())
 	}
-	close(p.listenersUp)
 	for _, ln := range lns {
 		context.AfterFunc(ctx, func() { ln.Close() })
 		g.Go(func() error { return p.accept(ctx, ln) })

@@ -141,8 +141,9 @@ func testContinuity(t *testing.T, how lab.CutMethod) {
 		done <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 1, Sequential: true}, &ueUp, &ueDown)
 	}()
 
-	// Cut the non-3GPP access halfway through the transfer (the upload is
-	// done, the download starts), for two seconds.
+	// Cut the non-3GPP access just past halfway through the transfer (the
+	// upload is done and an eighth of the download arrived), for two
+	// seconds.
 	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/8 }); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestNetnsConverterRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := serveDN(t, r, dnPort, nil, nil)
+	serveDN(t, r, dnPort, nil, nil)
 	serveDN(t, r, dnOtherPort, nil, nil)
 
 	// B's transfer runs through all the refusals.
@@ -350,7 +351,6 @@ func TestNetnsConverterRefuses(t *testing.T) {
 	if res := <-bDone; res.Err != nil || res.Received != size {
 		t.Fatalf("B's transfer during the refusals: %+v", res)
 	}
-	_ = results
 }
 
 func with(d *uesim.Dialer, change func(*uesim.Dialer)) *uesim.Dialer {

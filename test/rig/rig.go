@@ -53,8 +53,7 @@ type Rig struct {
 	Lab    *lab.Lab
 	Daemon *daemontest.Daemon
 	SMF    smfsimtest.SMF
-	dir    string
-	owned  bool // dir is ours to remove
+	dir    string // configuration and, when New built them, the binaries
 }
 
 // New builds the lab, builds and starts atsssd in its upf namespace, and
@@ -69,19 +68,14 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 			r.Close()
 		}
 	}()
+	if r.dir, err = os.MkdirTemp("", "atsss-rig-"); err != nil {
+		return nil, err
+	}
 	if bin == "" {
-		if r.dir, err = os.MkdirTemp("", "atsss-rig-"); err != nil {
-			return nil, err
-		}
-		r.owned = true
 		if _, err = daemontest.Build(ctx, r.dir, "atsssd", "smfsim"); err != nil {
 			return nil, err
 		}
 		bin = r.dir
-	} else if r.dir, err = os.MkdirTemp("", "atsss-rig-"); err != nil {
-		return nil, err
-	} else {
-		r.owned = true
 	}
 	if r.Lab, err = lab.New(ctx, opts.Lab); err != nil {
 		return nil, err
@@ -136,7 +130,7 @@ func (r *Rig) Close() error {
 		errs = append(errs, r.Lab.Close())
 		r.Lab = nil
 	}
-	if r.owned && r.dir != "" {
+	if r.dir != "" {
 		errs = append(errs, os.RemoveAll(r.dir))
 		r.dir = ""
 	}
