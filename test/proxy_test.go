@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/convert"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/test/continuity"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/netnstest"
@@ -41,7 +41,7 @@ var (
 )
 
 // rigBinaries builds atsssd and smfsim once for all tests of the package.
-func rigBinaries(t *testing.T) string {
+func rigBinaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "atsss-test-bin-")
@@ -57,7 +57,7 @@ func rigBinaries(t *testing.T) string {
 
 // newRig starts a rig for t and stops it when t ends; it skips (fails
 // under CI=true) without the privilege to make namespaces.
-func newRig(t *testing.T, opts rig.Options) *rig.Rig {
+func newRig(t testing.TB, opts rig.Options) *rig.Rig {
 	t.Helper()
 	netnstest.Require(t)
 	if err := uesim.CheckKernel(); err != nil {
@@ -79,7 +79,7 @@ func newRig(t *testing.T, opts rig.Options) *rig.Rig {
 }
 
 // serveDN starts a checking traffic server in the data network.
-func serveDN(t *testing.T, r *rig.Rig, port uint16, up, down *traffic.Counter) <-chan traffic.Result {
+func serveDN(t testing.TB, r *rig.Rig, port uint16, up, down *traffic.Counter) <-chan traffic.Result {
 	t.Helper()
 	ln, err := r.ListenDN(port)
 	if err != nil {
@@ -92,9 +92,9 @@ func serveDN(t *testing.T, r *rig.Rig, port uint16, up, down *traffic.Counter) <
 func dnAddr(port uint16) netip.AddrPort { return netip.AddrPortFrom(lab.DNAddr, port) }
 
 // TestNetnsContinuity moves 256 MiB each way through the proxy over both
-// accesses, cuts the non-3GPP access halfway through, restores it, and
-// checks that every byte arrived intact and that the restored access
-// carries traffic again.
+// accesses, cuts the non-3GPP access halfway through for two seconds,
+// restores it, and checks that every byte arrived intact and that the
+// restored access carries traffic again.
 func TestNetnsContinuity(t *testing.T) {
 	for _, how := range []lab.CutMethod{lab.LinkDown, lab.SilentDrop} {
 		t.Run(how.String(), func(t *testing.T) { testContinuity(t, how) })
@@ -102,126 +102,46 @@ func TestNetnsContinuity(t *testing.T) {
 }
 
 func testContinuity(t *testing.T, how lab.CutMethod) {
-	const size = 256 << 20
 	r := newRig(t, rig.Options{Lab: lab.Config{Rate: [2]lab.Rate{
 		atsss.Access3GPP:    {UpMbit: 100, DownMbit: 100},
 		atsss.AccessNon3GPP: {UpMbit: 200, DownMbit: 200},
 	}}})
-	ctx := t.Context()
-	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"})
+	ue, err := r.Establish(t.Context(), rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dnUp, dnDown traffic.Counter
-	results := serveDN(t, r, dnPort, &dnUp, &dnDown)
-
-	c, err := ue.Dialer(atsss.Access3GPP).Dial(ctx, dnAddr(dnPort))
+	rep, err := continuity.Run(t.Context(), r, ue, continuity.Scenario{
+		Size: 256 << 20, Cut: atsss.AccessNon3GPP, How: how, For: 2 * time.Second, CutAt: 0.5,
+		Sequential: true, DNPort: dnPort,
+	})
+	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" && rep.Timeline.Len() > 0 {
+		writePlot(t, rep.Timeline, dir+"/continuity-"+how.String()+".svg")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+	if err := rep.Intact(); err != nil {
 		t.Fatal(err)
 	}
-
-	var ueUp, ueDown traffic.Counter
-	sampler := timeline.NewSampler(100*time.Millisecond,
-		accessSource(r, atsss.Access3GPP), accessSource(r, atsss.AccessNon3GPP),
-		timeline.Source{Name: "app up", Read: dnUp.Read},
-		timeline.Source{Name: "app down", Read: ueDown.Read})
-	sctx, stopSampler := context.WithCancel(ctx)
-	samplerDone := make(chan error, 1)
-	go func() { samplerDone <- sampler.Run(sctx) }()
-
-	done := make(chan traffic.Result, 1)
-	// One direction at a time: with both at once over two shaped subflows,
-	// this kernel's MPTCP stalls for seconds to minutes (see README,
-	// Limitations); the continuity under test is the same either way.
-	go func() {
-		done <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 1, Sequential: true}, &ueUp, &ueDown)
-	}()
-
-	// Cut the non-3GPP access just past halfway through the transfer (the
-	// upload is done and an eighth of the download arrived), for two
-	// seconds.
-	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/8 }); err != nil {
-		t.Fatal(err)
-	}
-	sampler.Mark("non-3GPP cut")
-	cutAt := time.Now()
-	if err := r.Lab.Cut(atsss.AccessNon3GPP, how); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second)
-	if err := r.Lab.Restore(atsss.AccessNon3GPP); err != nil {
-		t.Fatal(err)
-	}
-	restoredAt := time.Now()
-	sampler.Mark("restored")
-	if how == lab.LinkDown {
-		// The UE's connection manager sees the link come back and has the
-		// path manager open a subflow from it again.
-		if err := ue.Rejoin(atsss.AccessNon3GPP); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	res := <-done
-	stopSampler()
-	<-samplerDone
-	if res.Err != nil {
-		t.Fatalf("UE side: %v (sent %d, received %d)", res.Err, res.Sent, res.Received)
-	}
-	c.Close()
-	var srv traffic.Result
-	select {
-	case srv = <-results:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the DN server did not finish")
-	}
-	if srv.Err != nil || srv.Received != size || srv.Sent != size || res.Received != size || res.Sent != size {
-		t.Fatalf("transfer not byte-exact: UE sent %d received %d, DN received %d sent %d (%v)", res.Sent, res.Received, srv.Received, srv.Sent, srv.Err)
-	}
-
-	tl := sampler.Timeline()
-	t.Logf("outage after the cut: uplink %v, downlink %v (100 ms timeline)",
-		tl.StallAfter(2, cutAt), tl.StallAfter(3, cutAt))
-	after := tl.BytesBetween(1, restoredAt, time.Now())
-	t.Logf("non-3GPP access after restore: %d bytes; during the cut: %d bytes", after, tl.BytesBetween(1, cutAt.Add(200*time.Millisecond), restoredAt))
+	up, down := rep.Outage()
+	t.Logf("outage after the cut: uplink %v, downlink %v (%v timeline)", up, down, continuity.Interval)
+	after := rep.CutAccessAfterRestore()
+	t.Logf("non-3GPP access after restore: %d bytes; bytes per access: %v", after, rep.AccessBytes())
 	if after < 1<<20 {
 		t.Errorf("the non-3GPP access carried %d bytes after it was restored, want its subflow back in use", after)
-	}
-	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
-		writePlot(t, tl, dir+"/continuity-"+how.String()+".svg")
 	}
 }
 
 // accessSource reads the bytes both ways on upf's end of access a.
 func accessSource(r *rig.Rig, a atsss.AccessType) timeline.Source {
-	return timeline.Source{Name: a.String(), Read: func() (uint64, error) {
-		c, err := r.Lab.AccessCounters(a)
-		return c.RxBytes + c.TxBytes, err
-	}}
+	return continuity.AccessSource(r.Lab, a)
 }
 
 // writePlot writes the timeline as SVG, PNG and CSV next to path (whose
 // extension is replaced).
 func writePlot(t *testing.T, tl timeline.Timeline, path string) {
-	base := strings.TrimSuffix(path, filepath.Ext(path))
-	for ext, write := range map[string]func(io.Writer) error{
-		".svg": func(w io.Writer) error { return tl.WriteSVG(w, filepath.Base(base)) },
-		".png": func(w io.Writer) error { return tl.WritePNG(w, filepath.Base(base)) },
-		".csv": tl.WriteCSV,
-	} {
-		f, err := os.Create(base + ext)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if err := write(f); err != nil {
-			t.Error(err)
-		}
-		f.Close()
+	if _, err := tl.WriteFiles(path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -231,3 +231,38 @@ func TestNiceTicks(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteFiles(t *testing.T) {
+	tl, _ := runHandover(t)
+	dir := t.TempDir()
+	names, err := tl.WriteFiles(filepath.Join(dir, "handover.svg"), handoverTitle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"handover.svg", "handover.png", "handover.csv"}
+	if len(names) != len(want) {
+		t.Fatalf("WriteFiles wrote %v, want %v", names, want)
+	}
+	var csv bytes.Buffer
+	if err := tl.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		if filepath.Base(name) != want[i] {
+			t.Errorf("file %d is %s, want %s", i, name, want[i])
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			t.Errorf("%s is empty", name)
+		}
+		if want[i] == "handover.csv" && !bytes.Equal(b, csv.Bytes()) {
+			t.Errorf("%s differs from WriteCSV's output", name)
+		}
+	}
+	if _, err := tl.WriteFiles(filepath.Join(dir, "missing", "x.svg"), ""); err == nil {
+		t.Error("WriteFiles into a missing directory: no error")
+	}
+}

@@ -129,14 +129,22 @@ func span(b []uint64) (first, last int, ok bool) {
 // series' first byte and after its last are not stalls: the transfer had
 // not begun or was over. 0 for an unknown series.
 func (t Timeline) LongestStall(series int) time.Duration {
+	return t.LongestBelow(series, 0)
+}
+
+// LongestBelow is LongestStall for a slow spell: the longest run of
+// intervals in which series ran at no more than mbit Mbit/s. A connection
+// that trickles a few packets a second is not stalled by LongestStall's
+// count, but is for the user.
+func (t Timeline) LongestBelow(series int, mbit float64) time.Duration {
 	b := t.bytes(series)
 	first, last, ok := span(b)
 	if !ok {
 		return 0
 	}
 	longest, run := 0, 0
-	for _, v := range b[first : last+1] {
-		if v != 0 {
+	for i := first; i <= last; i++ {
+		if b[i] != 0 && (mbit == 0 || t.Mbps(series, i) > mbit) {
 			run = 0
 			continue
 		}

@@ -49,6 +49,29 @@ func TestLongestStall(t *testing.T) {
 	}
 }
 
+func TestLongestBelow(t *testing.T) {
+	const mbit = 12500 // bytes in one interval at 1 Mbit/s
+	tests := []struct {
+		name  string
+		bytes []uint64
+		below float64
+		want  time.Duration
+	}{
+		{"trickle, exactly at, and zero are slow", []uint64{10 * mbit, 1000, mbit, 0, 10 * mbit, 2 * mbit, 10 * mbit}, 1, 3 * iv},
+		{"nothing slow", []uint64{10 * mbit, 10 * mbit}, 1, 0},
+		{"zero threshold is LongestStall", []uint64{5, 0, 0, 5, 1, 5}, 0, 2 * iv},
+		{"trailing zeros are not slow", []uint64{10 * mbit, 0, 0}, 1, 0},
+		{"no bytes", []uint64{0, 0}, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := grid(tt.bytes...).LongestBelow(0, tt.below); got != tt.want {
+				t.Errorf("LongestBelow(%v, %v) = %v, want %v", tt.bytes, tt.below, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestStallAfter(t *testing.T) {
 	tests := []struct {
 		name  string
