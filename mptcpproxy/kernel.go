@@ -21,10 +21,6 @@ import (
 // handshake completes (TCP_FASTOPEN on the listener).
 const tfoQueue = 4096
 
-// tcpFastopenNoCookie is TCP_FASTOPEN_NO_COOKIE (include/uapi/linux/tcp.h),
-// which x/sys/unix does not define.
-const tcpFastopenNoCookie = 34
-
 // tcpiOptSACK is TCPI_OPT_SACK of struct tcp_info's options
 // (include/uapi/linux/tcp.h), which x/sys/unix does not define.
 const tcpiOptSACK = 2
@@ -48,7 +44,7 @@ func listen(ctx context.Context, a netip.AddrPort) (net.Listener, error) {
 				err = fmt.Errorf("TCP_FASTOPEN: %w (TFO on MPTCP listeners needs Linux ≥ 6.2, this is %s)", err, kernelRelease())
 				return
 			}
-			if err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, tcpFastopenNoCookie, 1); err != nil {
+			if err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_NO_COOKIE, 1); err != nil {
 				err = fmt.Errorf("TCP_FASTOPEN_NO_COOKIE: %w", err)
 			}
 		}); cerr != nil {

@@ -21,7 +21,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts(opts("connections_accepted_total",
 			"Connections admitted and relayed, by the UE side's transport (mptcp, or tcp after fallback).")), []string{"transport"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("connections_refused_total",
-			"Connections answered with an RFC 8803 Error TLV, by error.")), []string{"error"}),
+			"Connections refused, by RFC 8803 error, or incomplete: no whole Convert message before EOF, reset or the handshake timeout.")), []string{"error"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts(opts("relayed_bytes_total",
 			"Bytes relayed, by direction, counted when a connection ends.")), []string{"direction"}),
 		dialSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -27,6 +27,18 @@ type refusal struct {
 	// infoOnly: no refusal but a message with an Info TLV and no Connect,
 	// answered with the Supported TCP Extensions TLV (RFC 8803 §5.2.2).
 	infoOnly bool
+	// incomplete: the UE sent no whole message before EOF, a reset or the
+	// handshake timeout. It is counted apart from malformed messages: it
+	// says more about the accesses than about the UE's converter client.
+	incomplete bool
+}
+
+// label names the refusal in the metrics.
+func (r *refusal) label() string {
+	if r.incomplete {
+		return "incomplete"
+	}
+	return r.code.String()
 }
 
 func (r *refusal) Error() string { return fmt.Sprintf("%v: %s", r.code, r.reason) }
@@ -48,8 +60,8 @@ func (p *Proxy) serve(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	if r != nil {
-		p.metrics.refused.WithLabelValues(r.code.String()).Inc()
-		log.Info("connection refused", "error", r.code.String(), "reason", r.reason)
+		p.metrics.refused.WithLabelValues(r.label()).Inc()
+		log.Info("connection refused", "error", r.label(), "reason", r.reason)
 		p.sendError(client, r)
 		return
 	}
@@ -58,8 +70,8 @@ func (p *Proxy) serve(ctx context.Context, client *net.TCPConn) {
 
 	server, r := p.dial(ctx, c.dst)
 	if r != nil {
-		p.metrics.refused.WithLabelValues(r.code.String()).Inc()
-		log.Info("server unreachable", "error", r.code.String(), "reason", r.reason)
+		p.metrics.refused.WithLabelValues(r.label()).Inc()
+		log.Info("server unreachable", "error", r.label(), "reason", r.reason)
 		p.sendError(client, r)
 		c.shut(r.reason)
 		return
@@ -102,7 +114,7 @@ func (p *Proxy) admit(client *net.TCPConn, src netip.AddrPort) (*conn, *refusal)
 			return nil, &refusal{code: de.Code, reason: err.Error(), value: de.Value}
 		}
 		// EOF, reset or timeout before a whole message: nobody to answer.
-		return nil, &refusal{code: convert.ErrMalformedMessage, reason: fmt.Sprintf("read convert message: %v", err)}
+		return nil, &refusal{code: convert.ErrMalformedMessage, reason: fmt.Sprintf("read convert message: %v", err), incomplete: true}
 	}
 	client.SetReadDeadline(time.Time{})
 	if err := msg.Check(convert.FromClient); err != nil {

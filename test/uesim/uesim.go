@@ -24,10 +24,6 @@ import (
 	"github.com/openatsss/atsss/mptcpproxy/pm"
 )
 
-// tcpFastopenNoCookie is TCP_FASTOPEN_NO_COOKIE (include/uapi/linux/tcp.h),
-// which x/sys/unix does not define.
-const tcpFastopenNoCookie = 34
-
 // Dialer opens converted connections. Its fields are read-only once Dial
 // is called; it is safe for concurrent use.
 type Dialer struct {
@@ -184,7 +180,7 @@ func (d *Dialer) attempt(ctx context.Context, src netip.Addr, dst netip.AddrPort
 			var err error
 			if cerr := rc.Control(func(fd uintptr) {
 				if err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1); err == nil {
-					err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, tcpFastopenNoCookie, 1)
+					err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_NO_COOKIE, 1)
 				}
 			}); cerr != nil {
 				return cerr
