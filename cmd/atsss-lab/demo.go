@@ -27,6 +27,8 @@ func demo(ctx context.Context, args []string, out io.Writer) (err error) {
 	how := fs.String("cut", lab.LinkDown.String(), "how to cut the non-3GPP access: link-down or silent-drop")
 	cutFor := fs.Duration("for", 2*time.Second, "how long the non-3GPP access stays cut")
 	plot := fs.String("out", "atsss-lab-demo.svg", "the plot to write (SVG; a PNG and a CSV go beside it)")
+	zeroRTT := fs.Bool("0rtt", false, "send the Convert message in the SYN (TCP Fast Open); on Linux 6.18 bulk transfers then often crawl (README, Limitations)")
+	sequential := fs.Bool("sequential", false, "move the upload first, then the download, instead of both at once")
 	rates := rateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,12 +46,19 @@ func demo(ctx context.Context, args []string, out io.Writer) (err error) {
 	}
 	defer func() { l.close(out, err) }()
 
-	fmt.Fprintf(out, "moving %d MiB up, then %d MiB down: UE → %v:%d (MPTCP, RFC 8803) → DN %v:%d (TCP); the non-3GPP access is cut by %v for %v halfway\n",
-		*sizeMiB, *sizeMiB, lab.ProxyAddr, rig.ProxyPort, lab.DNAddr, dnPort, method, *cutFor)
+	order, convertIn := "and", "after the handshake"
+	if *sequential {
+		order = "then"
+	}
+	if *zeroRTT {
+		convertIn = "in the SYN"
+	}
+	fmt.Fprintf(out, "moving %d MiB up %s %d MiB down: UE → %v:%d (MPTCP; RFC 8803 Convert %s) → DN %v:%d (TCP); the non-3GPP access is cut by %v for %v halfway\n",
+		*sizeMiB, order, *sizeMiB, lab.ProxyAddr, rig.ProxyPort, convertIn, lab.DNAddr, dnPort, method, *cutFor)
 	live := liveLine(out)
 	rep, err := continuity.Run(ctx, l.rig, l.ue, continuity.Scenario{
 		Size: *sizeMiB << 20, Cut: atsss.AccessNon3GPP, How: method, For: *cutFor, CutAt: 0.5,
-		Sequential: true, DNPort: dnPort, Progress: live,
+		Sequential: *sequential, ZeroRTT: *zeroRTT, DNPort: dnPort, Progress: live,
 	})
 	live("")
 	if err != nil {

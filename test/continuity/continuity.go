@@ -41,10 +41,16 @@ type Scenario struct {
 	// CutAt is the share of all bytes (both directions) that has arrived
 	// when the cut starts, in (0, 1); 0.5 is halfway.
 	CutAt float64
-	// Sequential moves the upload first, then the download (the kernel
-	// stalls both at once over two shaped subflows; see README,
-	// Limitations).
+	// Sequential moves the upload first, then the download; otherwise
+	// both directions run at once.
 	Sequential bool
+	// ZeroRTT sends the Convert message in the SYN (TCP Fast Open), as a
+	// UE does for 0-RTT; otherwise after the handshake. On Linux 6.18 an
+	// MPTCP connection opened with data in the SYN loses downlink data at
+	// the UE's MPTCP window now and then, and recovers it only by
+	// MPTCP-level retransmission (see README, Limitations), which turns a
+	// bulk transfer into a crawl: the bulk scenario dials without it.
+	ZeroRTT bool
 	// DNPort is the port of the data network server the scenario starts;
 	// the session's PDRs must allow it.
 	DNPort uint16
@@ -113,7 +119,9 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 	defer ln.Close()
 	served := traffic.Serve(ln, &dnUp, &dnDown)
 
-	c, err := ue.Dialer(1-s.Cut).Dial(ctx, netip.AddrPortFrom(lab.DNAddr, s.DNPort))
+	d := ue.Dialer(1 - s.Cut)
+	d.AfterHandshake = !s.ZeroRTT
+	c, err := d.Dial(ctx, netip.AddrPortFrom(lab.DNAddr, s.DNPort))
 	if err != nil {
 		return rep, err
 	}
@@ -133,7 +141,10 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 
 	moved := make(chan traffic.Result, 1)
 	go func() {
-		moved <- traffic.Run(ctx, c, traffic.Request{Up: s.Size, Down: s.Size, Seed: 1, Sequential: s.Sequential}, &ueUp, &ueDown)
+		// The UE keeps its write side open: it must be able to rejoin the
+		// restored access even if its upload is done by then.
+		req := traffic.Request{Up: s.Size, Down: s.Size, Seed: 1, Sequential: s.Sequential, KeepWriteOpen: true}
+		moved <- traffic.Run(ctx, c, req, &ueUp, &ueDown)
 	}()
 
 	cutAfter := uint64(s.CutAt * float64(2*s.Size))

@@ -114,6 +114,11 @@ type Request struct {
 	// Sequential: the server sends the download only after the whole
 	// upload arrived, so one direction runs at a time.
 	Sequential bool
+	// KeepWriteOpen: the client does not half-close after its upload; it
+	// closes when both directions are done. An MPTCP client that sent its
+	// DATA_FIN opens no new subflows, so a UE that must rejoin a restored
+	// access keeps its write side open. Sequential implies it.
+	KeepWriteOpen bool
 }
 
 const requestLen = 32
@@ -158,7 +163,7 @@ func serveOne(c net.Conn, up, down *Counter) Result {
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		return Result{Err: fmt.Errorf("read request: %w", err)}
 	}
-	req := Request{binary.BigEndian.Uint64(hdr[0:]), binary.BigEndian.Uint64(hdr[8:]), binary.BigEndian.Uint64(hdr[16:]), hdr[31]&1 != 0}
+	req := Request{Up: binary.BigEndian.Uint64(hdr[0:]), Down: binary.BigEndian.Uint64(hdr[8:]), Seed: binary.BigEndian.Uint64(hdr[16:]), Sequential: hdr[31]&1 != 0}
 	if req.Sequential {
 		v := NewVerifier(req.Seed)
 		n, err := io.CopyBuffer(countingWriter{v, orNew(up)}, io.LimitReader(c, int64(req.Up)), make([]byte, 256<<10))
@@ -191,10 +196,7 @@ func Run(ctx context.Context, c net.Conn, req Request, up, down *Counter) Result
 	if _, err := c.Write(hdr[:]); err != nil {
 		return Result{Err: fmt.Errorf("write request: %w", err)}
 	}
-	// Sequential: keep the write side open while the download runs. An
-	// MPTCP connection whose client sent its DATA_FIN opens no new
-	// subflows, so a half-closed UE could not rejoin a restored access.
-	r := exchange(c, req.Up, req.Seed, req.Down, req.Seed+1, up, down, !req.Sequential)
+	r := exchange(c, req.Up, req.Seed, req.Down, req.Seed+1, up, down, !req.Sequential && !req.KeepWriteOpen)
 	if r.Err == nil && ctx.Err() != nil {
 		r.Err = ctx.Err()
 	}

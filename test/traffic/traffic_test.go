@@ -54,12 +54,12 @@ func TestVerifierFindsDamage(t *testing.T) {
 }
 
 func TestTransferOverLoopback(t *testing.T) {
-	for _, seq := range []bool{false, true} {
-		t.Run(fmt.Sprint("sequential=", seq), func(t *testing.T) { testTransfer(t, seq) })
+	for _, req := range []Request{{}, {Sequential: true}, {KeepWriteOpen: true}} {
+		t.Run(fmt.Sprintf("sequential=%v,keep-open=%v", req.Sequential, req.KeepWriteOpen), func(t *testing.T) { testTransfer(t, req) })
 	}
 }
 
-func testTransfer(t *testing.T, sequential bool) {
+func testTransfer(t *testing.T, req Request) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +71,16 @@ func testTransfer(t *testing.T, sequential bool) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	r := Run(context.Background(), c, Request{Up: 3 << 20, Down: 5 << 20, Seed: 42, Sequential: sequential}, nil, nil)
+	req.Up, req.Down, req.Seed = 3<<20, 5<<20, 42
+	r := Run(context.Background(), c, req, nil, nil)
 	if r.Err != nil || r.Sent != 3<<20 || r.Received != 5<<20 {
 		t.Fatalf("client: %+v", r)
+	}
+	// A half-closed client can write no more; one that kept its write
+	// side open can (the bytes go to its socket buffer).
+	_, err = c.Write([]byte{1})
+	if open := req.Sequential || req.KeepWriteOpen; open != (err == nil) {
+		t.Errorf("write after the transfer: %v; want the write side open: %v", err, open)
 	}
 	ln.Close()
 	s := <-results
