@@ -133,11 +133,6 @@ func testContinuity(t *testing.T, how lab.CutMethod) {
 	}
 }
 
-// accessSource reads the bytes both ways on upf's end of access a.
-func accessSource(r *rig.Rig, a atsss.AccessType) timeline.Source {
-	return continuity.AccessSource(r.Lab, a)
-}
-
 // writePlot writes the timeline as SVG, PNG and CSV next to path (whose
 // extension is replaced).
 func writePlot(t *testing.T, tl timeline.Timeline, path string) {
