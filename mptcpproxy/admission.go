@@ -13,16 +13,31 @@ import (
 // ue is what the proxy knows of one installed session: enough to admit a
 // connection without touching the store. Immutable once built.
 type ue struct {
-	seid   atsss.SEID
-	addrs  []netip.Addr // every address of the session (Session.UEAddrs)
-	policy atsss.UplinkPolicy
+	seid         atsss.SEID
+	addrs        []netip.Addr    // every address of the session (Session.UEAddrs)
+	linkSpecific [2][]netip.Addr // per access
+	policy       atsss.UplinkPolicy
 }
 
 // owns reports whether a is an address of the session.
 func (u *ue) owns(a netip.Addr) bool { return slices.Contains(u.addrs, a) }
 
+// accessOf returns the access whose link-specific address a is.
+func (u *ue) accessOf(a netip.Addr) (atsss.AccessType, bool) {
+	for _, acc := range atsss.Accesses {
+		if slices.Contains(u.linkSpecific[acc], a) {
+			return acc, true
+		}
+	}
+	return 0, false
+}
+
 func newUE(s *atsss.Session) *ue {
-	return &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters()}
+	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters()}
+	for _, a := range atsss.Accesses {
+		u.linkSpecific[a] = s.LinkSpecificAddrs(a)
+	}
+	return u
 }
 
 // admissionShards splits the table so that one session change copies one

@@ -52,9 +52,9 @@ func (p *Proxy) scan(c *conn, now time.Time) {
 		return
 	}
 	var info *unix.TCPInfo
-	rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-	if err != nil {
-		return // closed meanwhile
+	cerr := rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if cerr != nil || err != nil {
+		return // closed meanwhile: Control did not run, info is nil
 	}
 	moved := info.Bytes_received + info.Bytes_acked
 	if moved != c.lastBytes || c.lastMove.IsZero() {

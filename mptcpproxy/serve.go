@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"syscall"
 	"time"
@@ -51,6 +52,15 @@ func refuse(code convert.ErrorCode, format string, args ...any) *refusal {
 // dial N6, answer, relay. It never panics on what the UE sends, and one
 // UE's failure touches no other connection.
 func (p *Proxy) serve(ctx context.Context, client *net.TCPConn) {
+	defer func() {
+		// A bug met here costs this connection, not atsssd and every other
+		// UE's: logged with its stack, as net/http does for a handler.
+		if v := recover(); v != nil {
+			p.log.Error("connection handler panicked", "panic", v, "stack", string(debug.Stack()))
+			client.SetLinger(0)
+			client.Close()
+		}
+	}()
 	src := addrPortOf(client.RemoteAddr())
 	log := p.log.With("ue_ip", src.Addr().String(), "ue_port", src.Port())
 	c, r := p.admit(client, src)

@@ -313,6 +313,66 @@ func TestNetnsPlainTCPFallback(t *testing.T) {
 	}
 }
 
+// TestNetnsConnectionReadings reads a live connection from atsssd's
+// /connections: the session, the server, and per access the subflow's
+// bytes and RTT from the kernel.
+func TestNetnsConnectionReadings(t *testing.T) {
+	r := newRig(t, rig.Options{})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDN(t, r, dnPort, nil, nil)
+	d := ue.Dialer(atsss.Access3GPP)
+	d.AfterHandshake = true
+	c, err := d.Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+		t.Fatal(err)
+	}
+	const size = 8 << 20
+	if res := traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 7, KeepWriteOpen: true}, nil, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+
+	conns, err := r.Daemon.Connections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 1 {
+		t.Fatalf("/connections lists %d connections, want 1: %+v", len(conns), conns)
+	}
+	got := conns[0]
+	if got.SEID != ue.SEID || got.Server != dnAddr(dnPort) || got.Transport != "mptcp" || got.Err != "" {
+		t.Errorf("connection %+v, want SEID %v to %v over mptcp", got, ue.SEID, dnAddr(dnPort))
+	}
+	if got.BytesReceived < size || got.BytesSent < size {
+		t.Errorf("data-level bytes: received %d, sent %d; want at least %d each", got.BytesReceived, got.BytesSent, size)
+	}
+	var subflowBytes uint64
+	accesses := map[string]bool{}
+	for _, s := range got.Subflows {
+		accesses[s.Access] = true
+		subflowBytes += s.BytesReceived
+		if s.BytesReceived+s.BytesSent == 0 || s.RTTMicros <= 0 {
+			t.Errorf("subflow %+v: want bytes and an RTT", s)
+		}
+		if want := ue.LinkSpecific[atsss.Access3GPP]; s.Access == "3gpp" && s.Remote.Addr() != want {
+			t.Errorf("3GPP subflow from %v, want %v", s.Remote.Addr(), want)
+		}
+	}
+	if !accesses["3gpp"] || !accesses["non3gpp"] || len(got.Subflows) != 2 {
+		t.Errorf("subflows %+v: want one per access", got.Subflows)
+	}
+	if subflowBytes < size {
+		t.Errorf("the subflows received %d bytes in all, want at least %d", subflowBytes, size)
+	}
+}
+
 // TestNetnsSessionDeletionClosesConnections deletes a session over N4 in the
 // middle of a transfer: its connections must end at once, another UE's not.
 func TestNetnsSessionDeletionClosesConnections(t *testing.T) {

@@ -81,20 +81,27 @@ func run(configPath, logLevel string) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n4.Run(ctx) })
+	var proxy *mptcpproxy.Proxy
 	if cfg.MPTCPProxy.Enabled {
-		proxy, err := mptcpproxy.New(cfg.MPTCPProxy.Config, store, mptcpproxy.Options{Logger: log, Registry: reg})
-		if err != nil {
+		if proxy, err = mptcpproxy.New(cfg.MPTCPProxy.Config, store, mptcpproxy.Options{Logger: log, Registry: reg}); err != nil {
 			return err
 		}
 		g.Go(func() error { return proxy.Run(ctx) })
 	}
 	if cfg.MetricsListen.IsValid() {
-		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, log) })
+		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, log) })
 	}
 	log.Info("atsssd started", "config", configPath, "sessions", store.Len(), "store", cfg.StorePath)
 	err = g.Wait()
 	log.Info("atsssd stopped", "err", err)
 	return err
+}
+
+func writeJSON(w http.ResponseWriter, v any, log *slog.Logger) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		log.Debug("write JSON", "err", err)
+	}
 }
 
 // openStore opens the session store and returns the Recovery Time Stamp
@@ -122,19 +129,22 @@ func openStore(path string) (*atsss.Store, time.Time, error) {
 	return s, created, nil
 }
 
-// serveHTTP serves Prometheus metrics and a JSON dump of the sessions, for
-// operators and tests until the gRPC API exists.
-func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store *atsss.Store, log *slog.Logger) error {
+// serveHTTP serves Prometheus metrics and JSON dumps of the sessions and,
+// with the proxy (not nil), of its connections, for operators and tests
+// until the gRPC API exists.
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store *atsss.Store, proxy *mptcpproxy.Proxy, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
 		sessions := store.Sessions()
 		slices.SortFunc(sessions, func(a, b *atsss.Session) int { return cmp.Compare(a.LocalSEID, b.LocalSEID) })
-		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(sessions); err != nil {
-			log.Debug("write /sessions", "err", err)
-		}
+		writeJSON(w, sessions, log)
 	})
+	if proxy != nil {
+		mux.HandleFunc("GET /connections", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, proxy.Connections(), log)
+		})
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics listen: %w", err)

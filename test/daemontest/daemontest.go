@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy"
 )
 
 // Build compiles the named commands of this module (e.g. "atsssd",
@@ -244,24 +245,35 @@ func (d *Daemon) client() *http.Client {
 
 // Sessions fetches the daemon's sessions from /sessions.
 func (d *Daemon) Sessions(ctx context.Context) ([]*atsss.Session, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+"/sessions", nil)
+	var out []*atsss.Session
+	return out, d.getJSON(ctx, "/sessions", &out)
+}
+
+// Connections fetches the MPTCP proxy's connections from /connections.
+func (d *Daemon) Connections(ctx context.Context) ([]mptcpproxy.Connection, error) {
+	var out []mptcpproxy.Connection
+	return out, d.getJSON(ctx, "/connections", &out)
+}
+
+// getJSON decodes the JSON the daemon serves at path into v.
+func (d *Daemon) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := d.client().Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("/sessions: %s: %s", resp.Status, b)
+		return fmt.Errorf("%s: %s: %s", path, resp.Status, b)
 	}
-	var out []*atsss.Session
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("/sessions: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Metric returns the value of one Prometheus sample of /metrics, named with

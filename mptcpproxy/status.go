@@ -1,0 +1,94 @@
+package mptcpproxy
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy/pm"
+)
+
+// Connection is a reading of one relayed connection, for operators: who,
+// to where, and per subflow (so per access) the bytes and the RTT the
+// kernel measured. The UE side's readings come from MPTCP_INFO and
+// MPTCP_FULL_INFO.
+type Connection struct {
+	SEID      atsss.SEID     `json:"seid"`
+	UE        netip.AddrPort `json:"ue"`     // the initial subflow's source
+	Server    netip.AddrPort `json:"server"` // on N6
+	Transport string         `json:"transport"`
+	Started   time.Time      `json:"started"`
+	// Data-level bytes on the UE side, over all subflows (0 after
+	// fallback to TCP).
+	BytesSent     uint64 `json:"bytes_sent"`
+	BytesReceived uint64 `json:"bytes_received"`
+	BytesRetrans  uint64 `json:"bytes_retrans"`
+	Subflows      []SubflowReading `json:"subflows"`
+	// Err says why the readings are missing, if they are.
+	Err string `json:"error,omitempty"`
+}
+
+// SubflowReading is one subflow of a Connection.
+type SubflowReading struct {
+	// Access is the access whose link-specific address the UE end has;
+	// empty for another address of the session (its MA PDU address).
+	Access        string         `json:"access,omitempty"`
+	Local         netip.AddrPort `json:"local"`
+	Remote        netip.AddrPort `json:"remote"`
+	State         uint8          `json:"tcp_state"`
+	RTTMicros     int64          `json:"rtt_us"` // smoothed RTT of the proxy's sending
+	MinRTTMicros  int64          `json:"min_rtt_us"`
+	BytesSent     uint64         `json:"bytes_sent"`
+	BytesReceived uint64         `json:"bytes_received"`
+	BytesRetrans  uint64         `json:"bytes_retrans"`
+	DeliveryRate  uint64         `json:"delivery_rate_bps"` // bytes per second, last sample
+}
+
+// Connections returns a reading of every live connection, oldest first.
+// Each costs one getsockopt: fine for an operator's request, not for a
+// hot path.
+func (p *Proxy) Connections() []Connection {
+	conns := p.conns.all()
+	slices.SortFunc(conns, func(a, b *conn) int { return a.started.Compare(b.started) })
+	out := make([]Connection, 0, len(conns))
+	var subs []pm.Subflow
+	for _, c := range conns {
+		r := Connection{SEID: c.ue.seid, UE: c.src, Server: c.dst, Transport: transportLabel(c.mptcp), Started: c.started}
+		if c.mptcp {
+			subs = c.read(&r, subs[:0])
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// read fills r's MPTCP readings, reusing subs.
+func (c *conn) read(r *Connection, subs []pm.Subflow) []pm.Subflow {
+	rc, err := c.client.SyscallConn()
+	if err != nil {
+		r.Err = err.Error()
+		return subs
+	}
+	info, subs, err := pm.AppendSnapshot(subs, rc)
+	if err != nil {
+		r.Err = err.Error()
+		return subs
+	}
+	r.BytesSent, r.BytesReceived, r.BytesRetrans = info.BytesSent, info.BytesReceived, info.BytesRetrans
+	for _, s := range subs {
+		sr := SubflowReading{
+			Local: s.Local, Remote: s.Remote, State: s.State,
+			RTTMicros: s.RTT.Microseconds(), MinRTTMicros: s.MinRTT.Microseconds(),
+			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, BytesRetrans: s.BytesRetrans,
+			DeliveryRate: s.DeliveryRate,
+		}
+		if a, ok := c.ue.accessOf(s.Remote.Addr()); ok {
+			sr.Access = a.String()
+		}
+		r.Subflows = append(r.Subflows, sr)
+	}
+	slices.SortFunc(r.Subflows, func(a, b SubflowReading) int { return cmp.Compare(a.Access, b.Access) })
+	return subs
+}
