@@ -22,9 +22,9 @@ type Connection struct {
 	Started   time.Time      `json:"started"`
 	// Data-level bytes on the UE side, over all subflows (0 after
 	// fallback to TCP).
-	BytesSent     uint64 `json:"bytes_sent"`
-	BytesReceived uint64 `json:"bytes_received"`
-	BytesRetrans  uint64 `json:"bytes_retrans"`
+	BytesSent     uint64           `json:"bytes_sent"`
+	BytesReceived uint64           `json:"bytes_received"`
+	BytesRetrans  uint64           `json:"bytes_retrans"`
 	Subflows      []SubflowReading `json:"subflows"`
 	// Err says why the readings are missing, if they are.
 	Err string `json:"error,omitempty"`
