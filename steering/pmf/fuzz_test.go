@@ -1,0 +1,115 @@
+package pmf
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/openatsss/atsss/atsss"
+)
+
+// FuzzParse: Parse never panics, and what it accepts is canonical: it
+// appends to the same octets and parses back to the same message.
+func FuzzParse(f *testing.F) {
+	for _, g := range readGolden(f) {
+		f.Add(g.wire)
+	}
+	for _, b := range badWire {
+		f.Add(mustHex(b.wire))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Parse(b)
+		if err != nil {
+			return
+		}
+		out, err := m.Append(nil)
+		if err != nil {
+			t.Fatalf("Parse(% x) = %+v, which does not append: %v", b, m, err)
+		}
+		if !bytes.Equal(out, b) {
+			t.Fatalf("Parse(% x) = %+v appends to % x", b, m, out)
+		}
+		if m2, err := Parse(out); err != nil || m2 != m {
+			t.Fatalf("reparse = %+v, %v; want %+v", m2, err, m)
+		}
+	})
+}
+
+// FuzzCore feeds a UPF core a stream of datagrams from two UEs on both
+// accesses, with ticks between them: it never panics, answers only UEs the
+// lookup knows, and sends only messages that encode.
+func FuzzCore(f *testing.F) {
+	var seed []byte
+	for _, g := range readGolden(f) {
+		seed = append(seed, byte(len(g.wire)))
+		seed = append(seed, g.wire...)
+	}
+	f.Add(seed)
+	f.Add([]byte{3, 1, 0, 1, 11, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		c := newTestCore(Config{EchoInterval: 100 * time.Millisecond, PLRInterval: 300 * time.Millisecond})
+		now := t0
+		for i := 0; len(stream) > 0; i++ {
+			n := int(stream[0])
+			stream = stream[1:]
+			n = min(n, len(stream))
+			b := stream[:n]
+			stream = stream[n:]
+			ue := ue3GPP
+			if i%3 == 2 {
+				ue = netip.MustParseAddrPort("192.0.2.99:1") // unknown
+			}
+			now = now.Add(time.Duration(n) * 10 * time.Millisecond)
+			if m, err := Parse(b); err == nil {
+				c.receive(now, i%2, ue, m)
+			}
+			c.tick(now)
+			for _, o := range c.out {
+				if o.to.Addr() != ue3GPP.Addr() {
+					t.Fatalf("sent %v to %v", o.m.Type, o.to)
+				}
+				if _, err := o.m.Append(nil); err != nil {
+					t.Fatalf("queued %+v: %v", o.m, err)
+				}
+			}
+			c.out = c.out[:0]
+			c.events = c.events[:0]
+		}
+		for _, s := range c.sessions {
+			for _, p := range s.paths {
+				if len(p.link.echoes)+len(p.link.pending) > maxOutstanding {
+					t.Fatalf("%v: %d outstanding", p.id, len(p.link.echoes)+len(p.link.pending))
+				}
+			}
+		}
+	})
+}
+
+// t0 is the start of test time.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	ue3GPP  = netip.MustParseAddrPort("192.0.2.10:4000")
+	testLis = []Listener{
+		{Addr: netip.MustParseAddrPort("203.0.113.254:50001"), Access: atsss.Access3GPP},
+		{Addr: netip.MustParseAddrPort("203.0.113.254:50002"), Access: atsss.AccessNon3GPP},
+	}
+)
+
+const testSEID atsss.SEID = 0x42
+
+// newTestCore returns a core whose lookup knows 192.0.2.10 as testSEID.
+func newTestCore(cfg Config) *core {
+	cfg.Listen = testLis
+	cfg.Lookup = func(_ Listener, ue netip.AddrPort) (atsss.SEID, bool) {
+		return testSEID, ue.Addr() == ue3GPP.Addr()
+	}
+	if cfg.EchoInterval == 0 {
+		cfg.EchoInterval = -1
+	}
+	if cfg.PLRInterval == 0 {
+		cfg.PLRInterval = -1
+	}
+	return newCore(cfg.WithDefaults(), testLis)
+}
