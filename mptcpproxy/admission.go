@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/steering"
 )
 
 // ue is what the proxy knows of one installed session: enough to admit a
@@ -17,6 +18,7 @@ type ue struct {
 	addrs        []netip.Addr    // every address of the session (Session.UEAddrs)
 	linkSpecific [2][]netip.Addr // per access
 	policy       atsss.UplinkPolicy
+	rule         *steering.Rule // of the session's MPTCP MAR; nil: none
 }
 
 // owns reports whether a is an address of the session.
@@ -33,7 +35,7 @@ func (u *ue) accessOf(a netip.Addr) (atsss.AccessType, bool) {
 }
 
 func newUE(s *atsss.Session) *ue {
-	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters()}
+	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s)}
 	for _, a := range atsss.Accesses {
 		u.linkSpecific[a] = s.LinkSpecificAddrs(a)
 	}

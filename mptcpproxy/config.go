@@ -60,6 +60,12 @@ type Config struct {
 	// elsewhere. By default atsssd applies what the proxy needs: see
 	// applyKernelSettings.
 	KeepKernelSettings bool `yaml:"keep_kernel_settings"`
+
+	// Steering applies each session's MPTCP Multi-Access Rule to its
+	// connections' subflows (steer.go): atsssd runs the userspace path
+	// manager in its namespace and sets the MPTCP backup flag per subflow.
+	// Off by default while the steering work (issue 4) is in progress.
+	Steering bool `yaml:"steering"`
 }
 
 // RelayConfig chooses the copy method per direction.

@@ -91,7 +91,9 @@ func socketProtocol(ln *net.TCPListener) (int, error) {
 //   - net.mptcp.allow_join_initial_addr_port is 1, so the UE's second
 //     subflow may join to the proxy address, the only one it knows
 //     (TS 29.244 Annex E; the proxy announces no other);
-//   - the MPTCP subflow limit is at least MaxSubflows.
+//   - the MPTCP subflow limit is at least MaxSubflows;
+//   - with Steering, net.mptcp.pm_type is 1 (the userspace path manager,
+//     see steerer).
 func applyKernelSettings(cfg Config, log *slog.Logger) error {
 	if v, err := readSysctl("net/mptcp/enabled"); err != nil {
 		return err
@@ -110,6 +112,15 @@ func applyKernelSettings(cfg Config, log *slog.Logger) error {
 	} else if v != 1 {
 		if err := writeSysctl("net/mptcp/allow_join_initial_addr_port", 1, log); err != nil {
 			return err
+		}
+	}
+	if cfg.Steering {
+		if v, err := readSysctl("net/mptcp/pm_type"); err != nil {
+			return err
+		} else if v != 1 {
+			if err := writeSysctl("net/mptcp/pm_type", 1, log); err != nil {
+				return err
+			}
 		}
 	}
 	c, err := pm.Open()

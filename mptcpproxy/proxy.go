@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy/pm"
 )
 
 // Options are the proxy's collaborators.
@@ -33,6 +34,7 @@ type Proxy struct {
 	conns   *registry
 	denied  []netip.Prefix
 	bufs    sync.Pool // *[]byte of cfg.Relay.BufferSize, for user copies
+	steer   *steerer  // nil unless cfg.Steering
 }
 
 // New validates cfg and builds a proxy that admits the sessions of store.
@@ -88,6 +90,14 @@ func (p *Proxy) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	tableReady := make(chan struct{})
 	g.Go(func() error { return p.follow(ctx, tableReady) })
+	if p.cfg.Steering {
+		// Before the listeners: the userspace path manager accepts joins
+		// only while the events have a listener.
+		if err := p.startSteering(ctx, g); err != nil {
+			cancel()
+			return errors.Join(err, g.Wait())
+		}
+	}
 	select {
 	case <-tableReady:
 	case <-ctx.Done():
@@ -116,6 +126,28 @@ func (p *Proxy) Run(ctx context.Context) error {
 		c.shut("proxy stopped")
 	}
 	return err
+}
+
+// startSteering opens the path manager's events and runs the steerer.
+func (p *Proxy) startSteering(ctx context.Context, g *errgroup.Group) error {
+	if v, err := readSysctl("net/mptcp/pm_type"); err != nil {
+		return err
+	} else if v != 1 {
+		return errors.New("steering: net.mptcp.pm_type is not 1 (the userspace path manager) in atsssd's namespace; set it, or let atsssd (keep_kernel_settings: false)")
+	}
+	s, err := newSteerer(p.cfg, p.log)
+	if err != nil {
+		return err
+	}
+	events, err := pm.OpenEvents()
+	if err != nil {
+		s.pm.Close()
+		return fmt.Errorf("steering: %w", err)
+	}
+	p.steer = s
+	g.Go(func() error { return s.run(ctx, events) })
+	p.log.Info("steering MPTCP subflows", "path_manager", "userspace")
+	return nil
 }
 
 // accept serves one listener until it is closed.

@@ -76,6 +76,10 @@ func (p *Proxy) serve(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	defer p.conns.remove(c)
+	if p.steer != nil && c.mptcp {
+		p.steer.add(c, time.Now())
+		defer p.steer.remove(c)
+	}
 	log = log.With("seid", uint64(c.ue.seid), "dst", c.dst.String(), "mptcp", c.mptcp)
 
 	server, r := p.dial(ctx, c.dst)

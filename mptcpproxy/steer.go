@@ -1,0 +1,183 @@
+package mptcpproxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/steering"
+)
+
+// steerer applies each connection's steering decision to its subflows with
+// the MPTCP backup flag, which on Linux 6.18 steers both the proxy's
+// sending and, through MP_PRIO, the UE's (measured: a flagged subflow went
+// from 175 Mbit/s to 0 both ways within a second).
+//
+// Why the userspace path manager: the in-kernel one sets flags per local
+// endpoint for every connection at once and refuses a per-connection
+// SET_FLAGS ("userspace PM not selected"); the proxy has one local address,
+// so only the userspace PM can flag one UE's subflow of one access. With
+// it, the kernel accepts a UE's MP_JOIN only while some process listens to
+// the mptcp_pm events, so the steerer is that listener, and it learns of
+// every new subflow from the events. The userspace PM enforces no subflow
+// limit either: the steerer does (MaxSubflows), and it closes a connection
+// whose new subflow comes from another session's address at once rather
+// than at the next scan.
+type steerer struct {
+	log         *slog.Logger
+	maxSubflows int
+	pm          *pm.Client // commands (SET_FLAGS, SUBFLOW_DESTROY)
+
+	mu      sync.Mutex // guards byToken
+	byToken map[uint32]*steered
+}
+
+// steered is a connection under steering.
+type steered struct {
+	c        *conn
+	token    uint32
+	decision steering.Decision
+}
+
+func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
+	c, err := pm.Open()
+	if err != nil {
+		return nil, fmt.Errorf("mptcp path manager: %w", err)
+	}
+	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c, byToken: map[uint32]*steered{}}, nil
+}
+
+// run listens to the path manager's events until ctx ends. events must be
+// open before the listeners accept, or the first joins are refused.
+func (s *steerer) run(ctx context.Context, events *pm.Events) error {
+	defer s.pm.Close()
+	err := events.Run(ctx, s.event)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("mptcp_pm events: %w", err)
+}
+
+func (s *steerer) event(e pm.Event) {
+	if e.Type != pm.EventSubEstablished {
+		return
+	}
+	s.mu.Lock()
+	st := s.byToken[e.Token]
+	s.mu.Unlock()
+	if st == nil {
+		return // not yet admitted: add applies to the subflows it finds
+	}
+	s.subflow(st, e.Local, e.Remote)
+}
+
+// add puts an admitted MPTCP connection under steering: it computes the
+// decision of the session's rule and applies it to the subflows the
+// connection has; later ones come as events.
+func (s *steerer) add(c *conn, now time.Time) {
+	rc, err := c.client.SyscallConn()
+	if err != nil {
+		return
+	}
+	info, err := pm.ReadInfo(rc)
+	if err != nil {
+		s.log.Debug("steering: no MPTCP info", "ue_ip", c.src.Addr().String(), "err", err)
+		return
+	}
+	st := &steered{c: c, token: info.Token, decision: c.ue.decide(now)}
+	s.mu.Lock()
+	s.byToken[st.token] = st
+	s.mu.Unlock()
+	// Registered first, read second: a join between the two is seen by
+	// both, and flagging a subflow twice is harmless.
+	subs, err := pm.ReadSubflows(rc)
+	if err != nil {
+		return
+	}
+	for _, sf := range subs {
+		s.subflow(st, sf.Local, sf.Remote)
+	}
+}
+
+// remove ends steering of c.
+func (s *steerer) remove(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, st := range s.byToken {
+		if st.c == c {
+			delete(s.byToken, t)
+			return
+		}
+	}
+}
+
+// subflow applies st's decision to one subflow.
+func (s *steerer) subflow(st *steered, local, remote netip.AddrPort) {
+	c := st.c
+	if !c.ue.owns(remote.Addr()) {
+		s.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", remote.Addr().String())
+		c.abort("foreign subflow")
+		return
+	}
+	if n := s.subflows(c); n > s.maxSubflows {
+		s.log.Info("subflow refused: limit reached", "seid", uint64(c.ue.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
+		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
+			s.log.Debug("destroy subflow", "err", err)
+		}
+		return
+	}
+	a, ok := c.ue.accessOf(remote.Addr())
+	if !ok || !st.decision.Backup(a) {
+		return // a new subflow is not a backup; the MA PDU address has no access
+	}
+	if err := s.pm.SetBackup(st.token, local, remote, true); err != nil {
+		s.log.Info("set backup flag", "seid", uint64(c.ue.seid), "access", a.String(), "err", err)
+		return
+	}
+	s.log.Debug("subflow set to backup", "seid", uint64(c.ue.seid), "access", a.String(), "reason", st.decision.Reason.String())
+}
+
+func (s *steerer) subflows(c *conn) int {
+	rc, err := c.client.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	subs, err := pm.ReadSubflows(rc)
+	if err != nil {
+		return 0
+	}
+	return len(subs)
+}
+
+// decide is the session's decision for a new connection: its MPTCP rule
+// with both accesses available (availability and measurements come with
+// the PMF, issue 4). A session without an MPTCP rule steers nothing.
+func (u *ue) decide(now time.Time) steering.Decision {
+	if u.rule == nil {
+		return steering.Decision{}
+	}
+	var st steering.State
+	return steering.Decide(u.rule, &st, now)
+}
+
+// mptcpRule returns the steering rule of the session's first MPTCP MAR, or
+// nil. One per session is what SMFs send for MPTCP today; a session with
+// several would need the connection's PDR to choose.
+func mptcpRule(s *atsss.Session) *steering.Rule {
+	for i := range s.MARs {
+		if s.MARs[i].Functionality != atsss.FunctionalityMPTCP {
+			continue
+		}
+		r, err := steering.NewRule(&s.MARs[i])
+		if err != nil {
+			return nil
+		}
+		return &r
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package test
+
+import (
+	"testing"
+
+	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/rig"
+	"github.com/openatsss/atsss/test/traffic"
+	"github.com/openatsss/atsss/test/uesim"
+)
+
+// TestNetnsSteeringActiveStandby runs an Active-Standby session (3GPP
+// active) whose connection opens over the standby access, moving data both
+// ways: with steering the proxy flags the standby subflow as backup
+// (MP_PRIO), and at least 99 % of the bytes go over 3GPP; without it the
+// kernel spreads them over both, which shows the check can fail.
+func TestNetnsSteeringActiveStandby(t *testing.T) {
+	for _, steer := range []bool{true, false} {
+		name := map[bool]string{true: "steering", false: "kernel-alone"}[steer]
+		t.Run(name, func(t *testing.T) {
+			share := activeStandbyShare(t, steer)
+			t.Logf("3GPP (active) share of the bytes: %.2f %%", 100*share)
+			if steer && share < 0.99 {
+				t.Errorf("3GPP carried %.2f %% of the bytes, want ≥ 99 %%", 100*share)
+			}
+			if !steer && share > 0.9 {
+				t.Errorf("without steering 3GPP carried %.2f %%: the kernel should have used both accesses", 100*share)
+			}
+		})
+	}
+}
+
+// activeStandbyShare returns the share of the bytes on both access links
+// that went over 3GPP while 16 MiB moved each way.
+func activeStandbyShare(t *testing.T, steer bool) float64 {
+	r := newRig(t, rig.Options{
+		Lab:   lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 200, DownMbit: 200}}},
+		Proxy: map[string]any{"steering": steer},
+	})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDN(t, r, dnPort, nil, nil)
+	d := ue.Dialer(atsss.AccessNon3GPP) // the first subflow over the standby
+	d.AfterHandshake = true             // see continuity.Scenario.ZeroRTT
+	c, err := d.Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+		t.Fatal(err)
+	}
+	var before [2]lab.Counters
+	for _, a := range atsss.Accesses {
+		if before[a], err = r.Lab.AccessCounters(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const size = 16 << 20
+	if res := traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 21, KeepWriteOpen: true}, nil, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var moved [2]float64
+	for _, a := range atsss.Accesses {
+		after, err := r.Lab.AccessCounters(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved[a] = float64(after.RxBytes+after.TxBytes) - float64(before[a].RxBytes+before[a].TxBytes)
+	}
+	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f", moved[0], moved[1])
+	return moved[atsss.Access3GPP] / (moved[0] + moved[1])
+}
