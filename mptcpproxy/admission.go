@@ -19,6 +19,7 @@ type ue struct {
 	linkSpecific [2][]netip.Addr // per access
 	policy       atsss.UplinkPolicy
 	rule         *steering.Rule // of the session's MPTCP MAR; nil: none
+	unavailable  [2]bool        // N4 Access Availability Information
 }
 
 // owns reports whether a is an address of the session.
@@ -35,7 +36,7 @@ func (u *ue) accessOf(a netip.Addr) (atsss.AccessType, bool) {
 }
 
 func newUE(s *atsss.Session) *ue {
-	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s)}
+	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s), unavailable: s.Unavailable}
 	for _, a := range atsss.Accesses {
 		u.linkSpecific[a] = s.LinkSpecificAddrs(a)
 	}

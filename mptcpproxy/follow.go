@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openatsss/atsss/atsss"
 )
@@ -114,5 +115,8 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 		case !nu.owns(c.src.Addr()):
 			c.abort("address no longer in the session")
 		}
+	}
+	if p.steer != nil && nu != nil && len(conns) > 0 {
+		p.steer.update(conns, nu, time.Now())
 	}
 }

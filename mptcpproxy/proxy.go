@@ -89,15 +89,16 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	tableReady := make(chan struct{})
-	g.Go(func() error { return p.follow(ctx, tableReady) })
 	if p.cfg.Steering {
 		// Before the listeners: the userspace path manager accepts joins
-		// only while the events have a listener.
+		// only while the events have a listener; and before the follower,
+		// which re-steers on session changes.
 		if err := p.startSteering(ctx, g); err != nil {
 			cancel()
 			return errors.Join(err, g.Wait())
 		}
 	}
+	g.Go(func() error { return p.follow(ctx, tableReady) })
 	select {
 	case <-tableReady:
 	case <-ctx.Done():

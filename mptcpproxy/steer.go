@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,9 +40,13 @@ type steerer struct {
 
 // steered is a connection under steering.
 type steered struct {
-	c        *conn
-	token    uint32
+	c     *conn
+	token uint32
+
+	mu       sync.Mutex // guards the fields below; held while applying them
+	ue       *ue        // the session as last seen (conn.ue is the one admitted)
 	decision steering.Decision
+	backup   [2]bool // what the previous decision flagged, per access
 }
 
 func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
@@ -89,7 +94,7 @@ func (s *steerer) add(c *conn, now time.Time) {
 		s.log.Debug("steering: no MPTCP info", "ue_ip", c.src.Addr().String(), "err", err)
 		return
 	}
-	st := &steered{c: c, token: info.Token, decision: c.ue.decide(now)}
+	st := &steered{c: c, token: info.Token, ue: c.ue, decision: c.ue.decide(now)}
 	s.mu.Lock()
 	s.byToken[st.token] = st
 	s.mu.Unlock()
@@ -118,28 +123,83 @@ func (s *steerer) remove(c *conn) {
 
 // subflow applies st's decision to one subflow.
 func (s *steerer) subflow(st *steered, local, remote netip.AddrPort) {
-	c := st.c
-	if !c.ue.owns(remote.Addr()) {
-		s.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", remote.Addr().String())
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, u := st.c, st.ue
+	if !u.owns(remote.Addr()) {
+		s.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(u.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", remote.Addr().String())
 		c.abort("foreign subflow")
 		return
 	}
 	if n := s.subflows(c); n > s.maxSubflows {
-		s.log.Info("subflow refused: limit reached", "seid", uint64(c.ue.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
+		s.log.Info("subflow refused: limit reached", "seid", uint64(u.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
 		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
 			s.log.Debug("destroy subflow", "err", err)
 		}
 		return
 	}
-	a, ok := c.ue.accessOf(remote.Addr())
-	if !ok || !st.decision.Backup(a) {
-		return // a new subflow is not a backup; the MA PDU address has no access
+	a, ok := u.accessOf(remote.Addr())
+	if !ok {
+		return // the MA PDU address belongs to no access
 	}
-	if err := s.pm.SetBackup(st.token, local, remote, true); err != nil {
-		s.log.Info("set backup flag", "seid", uint64(c.ue.seid), "access", a.String(), "err", err)
-		return
+	d := st.decision
+	log := s.log.With("seid", uint64(u.seid), "access", a.String(), "reason", d.Reason.String())
+	switch {
+	case d.Role[a] == steering.RoleDown:
+		// The access is gone: close its subflow now, so that its unacked
+		// data is sent again on the other at once, instead of after the
+		// retransmission timeouts that MPTCP's dead-path detection waits
+		// for. The UE joins again when the access returns.
+		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
+			log.Info("destroy subflow of an unavailable access", "err", err)
+			return
+		}
+		log.Debug("subflow of an unavailable access destroyed")
+	case d.Backup(a) != st.backup[a] || d.Backup(a):
+		// A new subflow is not a backup; one that was must be told again.
+		if err := s.pm.SetBackup(st.token, local, remote, d.Backup(a)); err != nil {
+			log.Info("set backup flag", "err", err)
+			return
+		}
+		log.Debug("subflow backup flag set", "backup", d.Backup(a))
 	}
-	s.log.Debug("subflow set to backup", "seid", uint64(c.ue.seid), "access", a.String(), "reason", st.decision.Reason.String())
+}
+
+// update re-decides for every connection of a session whose rule or
+// availability changed, and applies the new decision to their subflows.
+func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
+	d := u.decide(now)
+	var todo []*steered
+	s.mu.Lock()
+	for _, st := range s.byToken {
+		if slices.Contains(conns, st.c) {
+			todo = append(todo, st)
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range todo {
+		st.mu.Lock()
+		changed := st.decision != d
+		for _, a := range atsss.Accesses {
+			st.backup[a] = st.decision.Backup(a)
+		}
+		st.decision, st.ue = d, u
+		st.mu.Unlock()
+		if !changed {
+			continue
+		}
+		rc, err := st.c.client.SyscallConn()
+		if err != nil {
+			continue
+		}
+		subs, err := pm.ReadSubflows(rc)
+		if err != nil {
+			continue
+		}
+		for _, sf := range subs {
+			s.subflow(st, sf.Local, sf.Remote)
+		}
+	}
 }
 
 func (s *steerer) subflows(c *conn) int {
@@ -154,14 +214,19 @@ func (s *steerer) subflows(c *conn) int {
 	return len(subs)
 }
 
-// decide is the session's decision for a new connection: its MPTCP rule
-// with both accesses available (availability and measurements come with
-// the PMF, issue 4). A session without an MPTCP rule steers nothing.
+// decide is the session's decision for its connections: its MPTCP rule
+// with the accesses' availability from N4 (PMF reports and measurements
+// are not wired in yet). A session without an MPTCP rule steers nothing.
 func (u *ue) decide(now time.Time) steering.Decision {
 	if u.rule == nil {
 		return steering.Decision{}
 	}
 	var st steering.State
+	for _, a := range atsss.Accesses {
+		if u.unavailable[a] {
+			st.Paths[a].Report(steering.SourceN4, false)
+		}
+	}
 	return steering.Decide(u.rule, &st, now)
 }
 

@@ -1,11 +1,17 @@
 package test
 
 import (
+	"context"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/continuity"
+	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/rig"
+	"github.com/openatsss/atsss/test/timeline"
 	"github.com/openatsss/atsss/test/traffic"
 	"github.com/openatsss/atsss/test/uesim"
 )
@@ -74,4 +80,78 @@ func activeStandbyShare(t *testing.T, steer bool) float64 {
 	}
 	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f", moved[0], moved[1])
 	return moved[atsss.Access3GPP] / (moved[0] + moved[1])
+}
+
+// TestNetnsSteeringUnavailable cuts the active access of an Active-Standby
+// session in the middle of a transfer both ways and has the SMF report it
+// unavailable over N4, as it would when the UE leaves that access: the
+// proxy destroys the dead subflow at once and the standby carries the
+// rest; every byte arrives. The outage on the 100 ms timeline is logged
+// (timing is not asserted here: the machine is noisy).
+func TestNetnsSteeringUnavailable(t *testing.T) {
+	r := newRig(t, rig.Options{
+		Lab:   lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 200, DownMbit: 200}}},
+		Proxy: map[string]any{"steering": true},
+	})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dnUp traffic.Counter
+	served := serveDN(t, r, dnPort, &dnUp, nil)
+	d := ue.Dialer(atsss.Access3GPP)
+	d.AfterHandshake = true
+	c, err := d.Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+		t.Fatal(err)
+	}
+	var ueDown traffic.Counter
+	sampler := timeline.NewSampler(100*time.Millisecond,
+		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
+		timeline.Source{Name: "app up", Read: dnUp.Read},
+		timeline.Source{Name: "app down", Read: ueDown.Read})
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan error, 1)
+	go func() { samplerDone <- sampler.Run(sctx) }()
+
+	const size = 32 << 20
+	moved := make(chan traffic.Result, 1)
+	go func() {
+		moved <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 23, KeepWriteOpen: true}, nil, &ueDown)
+	}()
+	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/4 }); err != nil {
+		t.Fatal(err)
+	}
+	cutAt := time.Now()
+	sampler.Mark("3GPP cut, reported unavailable")
+	if err := r.Lab.Cut(atsss.Access3GPP, lab.SilentDrop); err != nil {
+		t.Fatal(err)
+	}
+	if err := ue.SetAvailable(ctx, atsss.Access3GPP, false); err != nil {
+		t.Fatal(err)
+	}
+	res := <-moved
+	stopSampler()
+	<-samplerDone
+	if res.Err != nil || res.Sent != size || res.Received != size {
+		t.Fatalf("UE side: sent %d, received %d: %v", res.Sent, res.Received, res.Err)
+	}
+	c.Close()
+	if srv := <-served; srv.Err != nil || srv.Received != size {
+		t.Fatalf("DN side: received %d: %v", srv.Received, srv.Err)
+	}
+	tl := sampler.Timeline()
+	t.Logf("outage after the cut and the N4 report: uplink %v, downlink %v (100 ms timeline)",
+		tl.StallAfter(2, cutAt), tl.StallAfter(3, cutAt))
+	if after := tl.BytesBetween(1, cutAt, tl.End()); after < size/2 {
+		t.Errorf("the standby (non-3GPP) access carried %d bytes after the cut, want the rest of the transfer", after)
+	}
+	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
+		writePlot(t, tl, dir+"/steering-unavailable.svg")
+	}
 }

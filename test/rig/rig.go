@@ -285,6 +285,18 @@ func (u *UE) Dialer(first atsss.AccessType) *uesim.Dialer {
 	}
 }
 
+// SetAvailable has the SMF tell the UPF that access a of the session became
+// available or unavailable (Access Availability Information, TS 29.244
+// §5.20.4.1), as an SMF does when the UE leaves or regains an access.
+func (u *UE) SetAvailable(ctx context.Context, a atsss.AccessType, available bool) error {
+	flag := "-unavailable"
+	if available {
+		flag = "-available"
+	}
+	_, err := u.rig.SMF.Run(ctx, "modify", "-up-seid", strconv.FormatUint(uint64(u.SEID), 10), flag, a.String())
+	return err
+}
+
 // Delete has the SMF delete the session.
 func (u *UE) Delete(ctx context.Context) error {
 	_, err := u.rig.SMF.Run(ctx, "delete", "-up-seid", strconv.FormatUint(uint64(u.SEID), 10))
