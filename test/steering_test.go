@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
-	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/continuity"
 	"github.com/openatsss/atsss/test/daemontest"
+	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/rig"
 	"github.com/openatsss/atsss/test/timeline"
 	"github.com/openatsss/atsss/test/traffic"
