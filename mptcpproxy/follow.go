@@ -116,7 +116,11 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 			c.abort("address no longer in the session")
 		}
 	}
-	if p.steer != nil && nu != nil && len(conns) > 0 {
+	switch {
+	case p.steer == nil:
+	case nu == nil:
+		p.steer.forget(seid)
+	case len(conns) > 0:
 		p.steer.update(conns, nu, time.Now())
 	}
 }

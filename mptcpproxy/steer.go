@@ -34,14 +34,16 @@ type steerer struct {
 	maxSubflows int
 	pm          *pm.Client // commands (SET_FLAGS, SUBFLOW_DESTROY)
 
-	mu      sync.Mutex // guards byToken
+	mu      sync.Mutex // guards the fields below
 	byToken map[uint32]*steered
+	splits  map[atsss.SEID]*splitter // Load-Balancing sessions' assignment
 }
 
 // steered is a connection under steering.
 type steered struct {
 	c     *conn
 	token uint32
+	pin   atsss.AccessType // for a split decision, this connection's access; or noPin
 
 	mu       sync.Mutex // guards the fields below; held while applying them
 	ue       *ue        // the session as last seen (conn.ue is the one admitted)
@@ -54,7 +56,8 @@ func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mptcp path manager: %w", err)
 	}
-	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c, byToken: map[uint32]*steered{}}, nil
+	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c,
+		byToken: map[uint32]*steered{}, splits: map[atsss.SEID]*splitter{}}, nil
 }
 
 // run listens to the path manager's events until ctx ends. events must be
@@ -94,8 +97,13 @@ func (s *steerer) add(c *conn, now time.Time) {
 		s.log.Debug("steering: no MPTCP info", "ue_ip", c.src.Addr().String(), "err", err)
 		return
 	}
-	st := &steered{c: c, token: info.Token, ue: c.ue, decision: c.ue.decide(now)}
+	st := &steered{c: c, token: info.Token, ue: c.ue, pin: noPin}
+	d := c.ue.decide(now)
 	s.mu.Lock()
+	if splits(d) {
+		st.pin = s.splitterOf(c.ue.seid).pick(d.Share)
+	}
+	st.decision = st.apply(d)
 	s.byToken[st.token] = st
 	s.mu.Unlock()
 	// Registered first, read second: a join between the two is seen by
@@ -107,6 +115,34 @@ func (s *steerer) add(c *conn, now time.Time) {
 	for _, sf := range subs {
 		s.subflow(st, sf.Local, sf.Remote)
 	}
+}
+
+// noPin: the connection is not pinned to an access.
+const noPin = atsss.AccessType(255)
+
+// apply returns d as it applies to this connection: pinned to its access
+// while d splits traffic.
+func (st *steered) apply(d steering.Decision) steering.Decision {
+	if st.pin != noPin && splits(d) {
+		return pinned(d, st.pin)
+	}
+	return d
+}
+
+func (s *steerer) splitterOf(seid atsss.SEID) *splitter {
+	w := s.splits[seid]
+	if w == nil {
+		w = &splitter{}
+		s.splits[seid] = w
+	}
+	return w
+}
+
+// forget drops what the steerer keeps of a deleted session.
+func (s *steerer) forget(seid atsss.SEID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.splits, seid)
 }
 
 // remove ends steering of c.
@@ -179,11 +215,12 @@ func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 	s.mu.Unlock()
 	for _, st := range todo {
 		st.mu.Lock()
-		changed := st.decision != d
+		nd := st.apply(d)
+		changed := st.decision != nd
 		for _, a := range atsss.Accesses {
 			st.backup[a] = st.decision.Backup(a)
 		}
-		st.decision, st.ue = d, u
+		st.decision, st.ue = nd, u
 		st.mu.Unlock()
 		if !changed {
 			continue

@@ -155,3 +155,53 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 		writePlot(t, tl, dir+"/steering-unavailable.svg")
 	}
 }
+
+// TestNetnsSteeringLoadBalancing opens 50 connections of a Load-Balancing
+// 70/30 session one after another, each moving 2 MiB down and 256 KiB up:
+// the proxy pins each connection to one access by weight (there is no
+// weighted MPTCP scheduler), and the bytes on the two access links split
+// 70/30 within 5 points.
+func TestNetnsSteeringLoadBalancing(t *testing.T) {
+	r := newRig(t, rig.Options{Proxy: map[string]any{"steering": true}})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "load-balancing", Weights: "70/30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDN(t, r, dnPort, nil, nil)
+	var before [2]lab.Counters
+	for _, a := range atsss.Accesses {
+		if before[a], err = r.Lab.AccessCounters(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		d := ue.Dialer(atsss.AccessType(i % 2)) // no bias from the first subflow
+		d.AfterHandshake = true
+		c, err := d.Dial(ctx, dnAddr(dnPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+			t.Fatal(err)
+		}
+		res := traffic.Run(ctx, c, traffic.Request{Up: 256 << 10, Down: 2 << 20, Seed: uint64(i), KeepWriteOpen: true}, nil, nil)
+		c.Close()
+		if res.Err != nil {
+			t.Fatalf("connection %d: %v", i, res.Err)
+		}
+	}
+	var moved [2]float64
+	for _, a := range atsss.Accesses {
+		after, err := r.Lab.AccessCounters(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved[a] = float64(after.RxBytes+after.TxBytes) - float64(before[a].RxBytes+before[a].TxBytes)
+	}
+	share := 100 * moved[atsss.Access3GPP] / (moved[0] + moved[1])
+	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f: 3GPP %.1f %%", moved[0], moved[1], share)
+	if share < 65 || share > 75 {
+		t.Errorf("3GPP carried %.1f %% of the bytes, want 70 ± 5", share)
+	}
+}
