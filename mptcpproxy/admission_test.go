@@ -60,6 +60,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		"relay.uplink":           func(c *Config) { c.Relay.Uplink = "zerocopy" },
 		"relay.buffer_size":      func(c *Config) { c.Relay.BufferSize = 64 << 20 },
 		"max_subflows":           func(c *Config) { c.MaxSubflows = 9 },
+		"access_links.3gpp":      func(c *Config) { c.AccessLinks.ThreeGPP = []string{"n3"} }, // steering off
+		"access_links.non3gpp": func(c *Config) {
+			c.Steering, c.AccessLinks = true, AccessLinks{ThreeGPP: []string{"n3"}, Non3GPP: []string{"n3"}}
+		},
 	} {
 		c := ok
 		change(&c)

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/openatsss/atsss/atsss"
 )
 
 // Config is the proxy's configuration. The zero value of each optional
@@ -66,6 +69,26 @@ type Config struct {
 	// manager in its namespace and sets the MPTCP backup flag per subflow.
 	// Off by default while the steering work (issue 4) is in progress.
 	Steering bool `yaml:"steering"`
+	// AccessLinks names, per access, the network interfaces in atsssd's
+	// namespace that carry it (e.g. the N3 interface toward the gNBs and
+	// the one toward the N3IWF). When all of an access's links are down,
+	// steering treats the access as unavailable for every session at
+	// once (links.go). Used with Steering.
+	AccessLinks AccessLinks `yaml:"access_links"`
+}
+
+// AccessLinks are interface names per access.
+type AccessLinks struct {
+	ThreeGPP []string `yaml:"3gpp"`
+	Non3GPP  []string `yaml:"non3gpp"`
+}
+
+// of returns the links of access a.
+func (l AccessLinks) of(a atsss.AccessType) []string {
+	if a == atsss.Access3GPP {
+		return l.ThreeGPP
+	}
+	return l.Non3GPP
 }
 
 // RelayConfig chooses the copy method per direction.
@@ -155,6 +178,22 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSubflows > 8 {
 		return fmt.Errorf("max_subflows: %d, the kernel allows at most 8", c.MaxSubflows)
+	}
+	seen := map[string]string{}
+	for _, a := range atsss.Accesses {
+		field := "access_links." + a.String()
+		for _, name := range c.AccessLinks.of(a) {
+			if name == "" || len(name) >= 16 || strings.ContainsAny(name, "/ ") {
+				return fmt.Errorf("%s: %q is not an interface name", field, name)
+			}
+			if other, dup := seen[name]; dup {
+				return fmt.Errorf("%s: %q is also in %s", field, name, other)
+			}
+			seen[name] = field
+		}
+		if len(c.AccessLinks.of(a)) > 0 && !c.Steering {
+			return fmt.Errorf("%s: set, but steering is off", field)
+		}
 	}
 	return nil
 }

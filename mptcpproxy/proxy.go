@@ -147,6 +147,9 @@ func (p *Proxy) startSteering(ctx context.Context, g *errgroup.Group) error {
 	}
 	p.steer = s
 	g.Go(func() error { return s.run(ctx, events) })
+	if len(p.cfg.AccessLinks.ThreeGPP)+len(p.cfg.AccessLinks.Non3GPP) > 0 {
+		g.Go(func() error { return p.watchLinks(ctx) })
+	}
 	p.log.Info("steering MPTCP subflows", "path_manager", "userspace")
 	return nil
 }

@@ -37,6 +37,8 @@ type steerer struct {
 	mu      sync.Mutex // guards the fields below
 	byToken map[uint32]*steered
 	splits  map[atsss.SEID]*splitter // Load-Balancing sessions' assignment
+	// linkDown: all the links of the access are down (AccessLinks).
+	linkDown [2]bool
 }
 
 // steered is a connection under steering.
@@ -48,7 +50,6 @@ type steered struct {
 	mu       sync.Mutex // guards the fields below; held while applying them
 	ue       *ue        // the session as last seen (conn.ue is the one admitted)
 	decision steering.Decision
-	backup   [2]bool // what the previous decision flagged, per access
 }
 
 func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
@@ -81,7 +82,7 @@ func (s *steerer) event(e pm.Event) {
 	if st == nil {
 		return // not yet admitted: add applies to the subflows it finds
 	}
-	s.subflow(st, e.Local, e.Remote)
+	s.subflow(st, e.Local, e.Remote, true)
 }
 
 // add puts an admitted MPTCP connection under steering: it computes the
@@ -98,7 +99,7 @@ func (s *steerer) add(c *conn, now time.Time) {
 		return
 	}
 	st := &steered{c: c, token: info.Token, ue: c.ue, pin: noPin}
-	d := c.ue.decide(now)
+	d := s.decide(c.ue, now)
 	s.mu.Lock()
 	if splits(d) {
 		st.pin = s.splitterOf(c.ue.seid).pick(d.Share)
@@ -113,7 +114,7 @@ func (s *steerer) add(c *conn, now time.Time) {
 		return
 	}
 	for _, sf := range subs {
-		s.subflow(st, sf.Local, sf.Remote)
+		s.subflow(st, sf.Local, sf.Remote, true)
 	}
 }
 
@@ -157,8 +158,10 @@ func (s *steerer) remove(c *conn) {
 	}
 }
 
-// subflow applies st's decision to one subflow.
-func (s *steerer) subflow(st *steered, local, remote netip.AddrPort) {
+// subflow applies st's decision to one subflow: a fresh one (just joined,
+// or found when the connection was admitted) or one whose connection's
+// decision changed.
+func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	c, u := st.c, st.ue
@@ -167,7 +170,7 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort) {
 		c.abort("foreign subflow")
 		return
 	}
-	if n := s.subflows(c); n > s.maxSubflows {
+	if n := s.subflows(c); fresh && n > s.maxSubflows {
 		s.log.Info("subflow refused: limit reached", "seid", uint64(u.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
 		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
 			s.log.Debug("destroy subflow", "err", err)
@@ -180,31 +183,37 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort) {
 	}
 	d := st.decision
 	log := s.log.With("seid", uint64(u.seid), "access", a.String(), "reason", d.Reason.String())
+	backup := d.Backup(a)
 	switch {
-	case d.Role[a] == steering.RoleDown:
-		// The access is gone: close its subflow now, so that its unacked
+	case d.Role[a] == steering.RoleDown && !fresh:
+		// The access just went: close its subflow now, so that its unacked
 		// data is sent again on the other at once, instead of after the
-		// retransmission timeouts that MPTCP's dead-path detection waits
-		// for. The UE joins again when the access returns.
+		// retransmission timeouts MPTCP's dead-path detection waits for.
+		// The UE joins again when the access returns.
 		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
 			log.Info("destroy subflow of an unavailable access", "err", err)
 			return
 		}
 		log.Debug("subflow of an unavailable access destroyed")
-	case d.Backup(a) != st.backup[a] || d.Backup(a):
-		// A new subflow is not a backup; one that was must be told again.
-		if err := s.pm.SetBackup(st.token, local, remote, d.Backup(a)); err != nil {
-			log.Info("set backup flag", "err", err)
-			return
-		}
-		log.Debug("subflow backup flag set", "backup", d.Backup(a))
+		return
+	case d.Role[a] == steering.RoleDown:
+		// A join over an access we hold for down: the news that it is back
+		// may be on its way (a link's state settles after its first
+		// packets pass). Keep the subflow, idle, until it is.
+		backup = true
+	case fresh && !backup:
+		return // a new subflow is not a backup
 	}
+	if err := s.pm.SetBackup(st.token, local, remote, backup); err != nil {
+		log.Info("set backup flag", "err", err)
+		return
+	}
+	log.Debug("subflow backup flag set", "backup", backup)
 }
 
-// update re-decides for every connection of a session whose rule or
-// availability changed, and applies the new decision to their subflows.
+// update re-decides for the connections of a session whose rule or
+// availability changed (u is its new state).
 func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
-	d := u.decide(now)
 	var todo []*steered
 	s.mu.Lock()
 	for _, st := range s.byToken {
@@ -213,14 +222,33 @@ func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 		}
 	}
 	s.mu.Unlock()
+	s.resteer(todo, u, now)
+}
+
+// linkChanged re-decides for every connection after the links of access a
+// went down or came back up.
+func (s *steerer) linkChanged(a atsss.AccessType, down bool, now time.Time) {
+	s.mu.Lock()
+	s.linkDown[a] = down
+	todo := make([]*steered, 0, len(s.byToken))
+	for _, st := range s.byToken {
+		todo = append(todo, st)
+	}
+	s.mu.Unlock()
+	s.resteer(todo, nil, now)
+}
+
+// resteer applies a new decision to each connection whose decision
+// changed; u, if not nil, is their session's new state.
+func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) {
 	for _, st := range todo {
 		st.mu.Lock()
-		nd := st.apply(d)
-		changed := st.decision != nd
-		for _, a := range atsss.Accesses {
-			st.backup[a] = st.decision.Backup(a)
+		if u != nil {
+			st.ue = u
 		}
-		st.decision, st.ue = nd, u
+		nd := st.apply(s.decide(st.ue, now))
+		changed := st.decision != nd
+		st.decision = nd
 		st.mu.Unlock()
 		if !changed {
 			continue
@@ -234,9 +262,17 @@ func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 			continue
 		}
 		for _, sf := range subs {
-			s.subflow(st, sf.Local, sf.Remote)
+			s.subflow(st, sf.Local, sf.Remote, false)
 		}
 	}
+}
+
+// decide is u's decision with the links as they are now.
+func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
+	s.mu.Lock()
+	down := s.linkDown
+	s.mu.Unlock()
+	return u.decide(now, down)
 }
 
 func (s *steerer) subflows(c *conn) int {
@@ -252,9 +288,10 @@ func (s *steerer) subflows(c *conn) int {
 }
 
 // decide is the session's decision for its connections: its MPTCP rule
-// with the accesses' availability from N4 (PMF reports and measurements
-// are not wired in yet). A session without an MPTCP rule steers nothing.
-func (u *ue) decide(now time.Time) steering.Decision {
+// with the accesses' availability from N4 and the access links' state
+// (PMF reports and measurements are not wired in yet). A session without
+// an MPTCP rule steers nothing.
+func (u *ue) decide(now time.Time, linkDown [2]bool) steering.Decision {
 	if u.rule == nil {
 		return steering.Decision{}
 	}
@@ -262,6 +299,9 @@ func (u *ue) decide(now time.Time) steering.Decision {
 	for _, a := range atsss.Accesses {
 		if u.unavailable[a] {
 			st.Paths[a].Report(steering.SourceN4, false)
+		}
+		if linkDown[a] {
+			st.Paths[a].Report(steering.SourceLink, false)
 		}
 	}
 	return steering.Decide(u.rule, &st, now)

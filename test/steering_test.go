@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,11 +94,56 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 		Lab:   lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 200, DownMbit: 200}}},
 		Proxy: map[string]any{"steering": true},
 	})
-	ctx := t.Context()
-	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
+	ue, err := r.Establish(t.Context(), rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cutDuringTransfer(t, r, ue, "3GPP cut, reported unavailable", func() error {
+		if err := r.Lab.Cut(atsss.Access3GPP, lab.SilentDrop); err != nil {
+			return err
+		}
+		return ue.SetAvailable(t.Context(), atsss.Access3GPP, false)
+	}, nil)
+}
+
+// TestNetnsSteeringLinkDown takes the active access's link down in the
+// middle of a transfer: atsssd sees its access link go down, destroys the
+// access's subflows of every connection at once and clears the standby's
+// backup flag; when the link and the UE's subflow come back, the active
+// access carries the traffic again.
+func TestNetnsSteeringLinkDown(t *testing.T) {
+	r := newRig(t, rig.Options{
+		Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 200, DownMbit: 200}}},
+		Proxy: map[string]any{"steering": true, "access_links": map[string][]string{
+			"3gpp": {lab.Access[atsss.Access3GPP].Link}, "non3gpp": {lab.Access[atsss.AccessNon3GPP].Link},
+		}},
+	})
+	ue, err := r.Establish(t.Context(), rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restoredAt time.Time
+	tl := cutDuringTransfer(t, r, ue, "3GPP link down", func() error {
+		return r.Lab.Cut(atsss.Access3GPP, lab.LinkDown)
+	}, func() error {
+		if err := r.Lab.Restore(atsss.Access3GPP); err != nil {
+			return err
+		}
+		restoredAt = time.Now()
+		return ue.Rejoin(atsss.Access3GPP)
+	})
+	if back := tl.BytesBetween(0, restoredAt.Add(time.Second), tl.End()); back < 1<<20 {
+		t.Errorf("3GPP (active) carried %d bytes from 1 s after its return, want the traffic back on it", back)
+	}
+}
+
+// cutDuringTransfer moves 48 MiB each way over ue's connection, calls cut
+// when a quarter of the download arrived and, if restore is not nil, calls
+// it one second later. It checks that every byte arrived and that the
+// non-3GPP (standby) access carried traffic after the cut, logs the outage
+// and returns the timeline.
+func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, label string, cut, restore func() error) timeline.Timeline {
+	ctx := t.Context()
 	var dnUp traffic.Counter
 	served := serveDN(t, r, dnPort, &dnUp, nil)
 	d := ue.Dialer(atsss.Access3GPP)
@@ -119,7 +165,7 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 	samplerDone := make(chan error, 1)
 	go func() { samplerDone <- sampler.Run(sctx) }()
 
-	const size = 32 << 20
+	const size = 48 << 20
 	moved := make(chan traffic.Result, 1)
 	go func() {
 		moved <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 23, KeepWriteOpen: true}, nil, &ueDown)
@@ -128,12 +174,16 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	cutAt := time.Now()
-	sampler.Mark("3GPP cut, reported unavailable")
-	if err := r.Lab.Cut(atsss.Access3GPP, lab.SilentDrop); err != nil {
+	sampler.Mark(label)
+	if err := cut(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ue.SetAvailable(ctx, atsss.Access3GPP, false); err != nil {
-		t.Fatal(err)
+	if restore != nil {
+		time.Sleep(time.Second)
+		sampler.Mark("restored")
+		if err := restore(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res := <-moved
 	stopSampler()
@@ -146,14 +196,15 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 		t.Fatalf("DN side: received %d: %v", srv.Received, srv.Err)
 	}
 	tl := sampler.Timeline()
-	t.Logf("outage after the cut and the N4 report: uplink %v, downlink %v (100 ms timeline)",
+	t.Logf("outage after %q: uplink %v, downlink %v (100 ms timeline)", label,
 		tl.StallAfter(2, cutAt), tl.StallAfter(3, cutAt))
-	if after := tl.BytesBetween(1, cutAt, tl.End()); after < size/2 {
-		t.Errorf("the standby (non-3GPP) access carried %d bytes after the cut, want the rest of the transfer", after)
+	if after := tl.BytesBetween(1, cutAt, tl.End()); after < 1<<20 {
+		t.Errorf("the standby (non-3GPP) access carried %d bytes after the cut, want the transfer to go on over it", after)
 	}
 	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
-		writePlot(t, tl, dir+"/steering-unavailable.svg")
+		writePlot(t, tl, dir+"/"+strings.ReplaceAll(t.Name(), "/", "-")+".svg")
 	}
+	return tl
 }
 
 // TestNetnsSteeringLoadBalancing opens 50 connections of a Load-Balancing
