@@ -324,8 +324,11 @@ type Counters struct {
 
 // AccessCounters returns the statistics of upf's end of access a: Rx is
 // what came from the UE (uplink), Tx what went to it (downlink). Packets a
-// SilentDrop discards are not counted. One netlink request; cheap enough
-// to poll every 100 ms.
+// SilentDrop discards are not counted. On an emulated access, Rx counts
+// what the emulator let through and Tx what upf sent before the emulator's
+// loss; frames still in the emulator's delay line when a SilentDrop starts
+// are counted as they reach upf's end, whose ingress hook then drops them.
+// One netlink request; cheap enough to poll every 100 ms.
 func (l *Lab) AccessCounters(a atsss.AccessType) (Counters, error) {
 	if !a.Valid() {
 		return Counters{}, fmt.Errorf("access counters: %v is not an access", a)

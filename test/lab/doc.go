@@ -4,6 +4,10 @@
 //	ns ue ── veth "3gpp"  192.0.2.0/24     ── ns upf ── veth "n6" 203.0.113.128/25 ── ns dn
 //	      └─ veth "n3gpp" 198.51.100.0/24 ───┘
 //
+// With Config.Emulate, an access is wired through a fourth namespace,
+// <id>-emu<link>, where a user-space forwarder (test/linkemu) adds delay,
+// jitter and loss, since this kernel has no netem (see emulate.go).
+//
 // The UE reaches the data network only through the MPTCP proxy that listens
 // on ProxyAddr in upf: IPv4 forwarding is off there. Each access can be
 // shaped (tbf), cut (link down, or a silent nftables drop) and restored at

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/test/linkemu"
 	"github.com/openatsss/atsss/test/netnstest"
 )
 
@@ -32,6 +34,13 @@ type Config struct {
 	// Rate shapes each access (indexed by atsss.AccessType); the zero Rate
 	// leaves it unshaped.
 	Rate [2]Rate
+	// Emulate puts a link emulator with this profile on each access
+	// (indexed by atsss.AccessType): delay, jitter and random loss, in a
+	// middle namespace between ue and upf (see SetEmulation). The zero
+	// Profile leaves the access a plain veth, without emulator; to start
+	// an emulated access with no delay, build it with a profile and then
+	// SetEmulation the zero one.
+	Emulate [2]linkemu.Profile
 
 	// ownerPID replaces os.Getpid() in the names; tests use it to make a
 	// lab look as if its creator had died.
@@ -55,6 +64,10 @@ type Lab struct {
 	h [3]*netlink.Handle
 	// cut holds the cuts in force per access.
 	cut [2]CutMethod
+	// emuNS are the middle namespaces of the emulated accesses (nil: not
+	// emulated), set before build; emu their running emulators.
+	emuNS [2]*NS
+	emu   [2]*linkemu.Link
 }
 
 // Namespace roles: index into Lab.h and suffix of the namespace names.
@@ -78,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	for _, a := range atsss.Accesses {
 		if err := cfg.Rate[a].validate(); err != nil {
 			return nil, fmt.Errorf("lab rate %v: %w", a, err)
+		}
+		if err := cfg.Emulate[a].Validate(); err != nil {
+			return nil, fmt.Errorf("lab emulation %v: %w", a, err)
 		}
 	}
 	if err := removeStale(cfg.Name); err != nil {
@@ -103,6 +119,11 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	l.UE = &NS{Name: l.id + "-" + roleNames[roleUE]}
 	l.UPF = &NS{Name: l.id + "-" + roleNames[roleUPF]}
 	l.DN = &NS{Name: l.id + "-" + roleNames[roleDN]}
+	for _, a := range atsss.Accesses {
+		if !cfg.Emulate[a].IsZero() {
+			l.emuNS[a] = &NS{Name: l.id + "-" + emuRole(a)}
+		}
+	}
 	if err := l.build(ctx, cfg); err != nil {
 		return nil, errors.Join(fmt.Errorf("lab %s: %w", l.id, err), l.Close())
 	}
@@ -183,15 +204,23 @@ func (l *Lab) build(ctx context.Context, cfg Config) error {
 	h := l.h // only build uses them until New returns
 	// Each veth is made in upf with its peer created straight in the other
 	// namespace, so nothing ever lives in the root namespace and the same
-	// name can be used at both ends.
-	veths := []struct {
+	// name can be used at both ends. An emulated access is two veths made
+	// in its middle namespace instead.
+	type veth struct {
 		name string
 		peer int
-	}{
-		{Access[atsss.Access3GPP].Link, roleUE},
-		{Access[atsss.AccessNon3GPP].Link, roleUE},
-		{N6Link, roleDN},
 	}
+	var veths []veth
+	for _, a := range atsss.Accesses {
+		if l.emuNS[a] != nil {
+			if err := l.buildEmu(a, fds); err != nil {
+				return err
+			}
+			continue
+		}
+		veths = append(veths, veth{Access[a].Link, roleUE})
+	}
+	veths = append(veths, veth{N6Link, roleDN})
 	for _, v := range veths {
 		link := &netlink.Veth{
 			LinkAttrs:     netlink.LinkAttrs{Name: v.name},
@@ -290,6 +319,13 @@ func (l *Lab) build(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	for _, a := range atsss.Accesses {
+		if l.emuNS[a] != nil {
+			if err := l.startEmu(a, cfg.Emulate[a]); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -308,6 +344,19 @@ func (l *Lab) Close() error {
 	}
 	l.closed = true
 	var errs []error
+	// The emulators first: their sockets would keep the middle
+	// namespaces alive.
+	for a, e := range l.emu {
+		if e != nil {
+			errs = append(errs, e.Close())
+			l.emu[a] = nil
+		}
+	}
+	for _, ns := range l.emuNS {
+		if ns != nil {
+			errs = append(errs, deleteNamed(ns.Name))
+		}
+	}
 	for i, ns := range l.namespaces() {
 		if l.h[i] != nil {
 			l.h[i].Close()
@@ -359,7 +408,7 @@ func Remove(id string) error {
 		return fmt.Errorf("remove lab: %q is not a lab ID (<prefix>-<pid>-<seq>)", id)
 	}
 	var errs []error
-	for _, r := range roleNames {
+	for _, r := range nsRoles() {
 		errs = append(errs, deleteNamed(id+"-"+r))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -374,7 +423,9 @@ type labEntry struct {
 	pid        int
 }
 
-// list finds labs under /run/netns: names <prefix>-<pid>-<seq>-<role>.
+// list finds labs under /run/netns: names <prefix>-<pid>-<seq>-<role>,
+// where role is one of nsRoles (a middle namespace alone, left by a
+// half-made lab, is found too).
 func list() ([]labEntry, error) {
 	entries, err := os.ReadDir(netnsDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -384,6 +435,7 @@ func list() ([]labEntry, error) {
 		return nil, fmt.Errorf("list labs: %w", err)
 	}
 	seen := map[string]bool{}
+	roles := nsRoles()
 	var labs []labEntry
 	for _, e := range entries { // ReadDir sorts by name
 		name := e.Name()
@@ -391,8 +443,7 @@ func list() ([]labEntry, error) {
 		if i < 0 {
 			continue
 		}
-		role := name[i+1:]
-		if role != roleNames[roleUE] && role != roleNames[roleUPF] && role != roleNames[roleDN] {
+		if !slices.Contains(roles, name[i+1:]) {
 			continue
 		}
 		id := name[:i]

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/test/linkemu"
 	"github.com/openatsss/atsss/test/netnstest"
 )
 
@@ -710,7 +712,8 @@ func TestNetnsStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No process can have a pid above pid_max: a dead owner for sure.
-	stale := NewForTest(t, Config{Name: prefix, ownerPID: max + 1})
+	// Emulated, so that its middle namespaces must be found and removed too.
+	stale := NewForTest(t, Config{Name: prefix, ownerPID: max + 1, Emulate: emulated.Emulate})
 	sleeping := startIn(t, stale.UPF)
 
 	ids, err := List(prefix)
@@ -885,5 +888,435 @@ func benchThroughput(b *testing.B, l *Lab, up bool, mbit float64) {
 	b.ReportMetric(got, "Mbit/s")
 	if mbit > 0 {
 		b.ReportMetric(got/mbit, "of-rate")
+	}
+}
+
+// emulated is a lab configuration with both accesses emulated, for the
+// tests that must pass with and without the emulator.
+var emulated = Config{Emulate: [2]linkemu.Profile{
+	atsss.Access3GPP:    {Delay: 2 * time.Millisecond, Jitter: time.Millisecond, Seed: 1},
+	atsss.AccessNon3GPP: {Delay: time.Millisecond},
+}}
+
+// udpEcho runs a UDP server on upf's address of access a that answers
+// every datagram starting with 'p' with the number of other datagrams it
+// has read so far (8 bytes, big endian), until t ends.
+func udpEcho(t testing.TB, l *Lab, a atsss.AccessType) netip.AddrPort {
+	t.Helper()
+	var c *net.UDPConn
+	err := l.UPF.Do(func() error {
+		var err error
+		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(Access[a].UPFAddr, 0)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	forceRcvBuf(t, c)
+	go func() {
+		buf := make([]byte, 2048)
+		var data uint64
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if n == 0 || buf[0] != 'p' {
+				data++
+				continue
+			}
+			c.WriteToUDPAddrPort(binary.BigEndian.AppendUint64(nil, data), from)
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// forceRcvBuf gives c a 4 MiB receive buffer, above net.core.rmem_max,
+// so that a burst of datagrams is not dropped by the receiving socket.
+func forceRcvBuf(t testing.TB, c *net.UDPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
+	}); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+}
+
+// udpClient connects a UDP socket from the ue's address of access a to
+// dst.
+func udpClient(t testing.TB, l *Lab, a atsss.AccessType, dst netip.AddrPort) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := l.UE.Do(func() error {
+		var err error
+		c, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(Access[a].UEAddr, 0)), net.UDPAddrFromAddrPort(dst))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ping sends one 'p' datagram over c and waits up to timeout for the
+// answer: the server's count of data datagrams, and the round-trip time.
+func ping(c *net.UDPConn, timeout time.Duration) (uint64, time.Duration, error) {
+	start := time.Now()
+	if _, err := c.Write([]byte("p")); err != nil {
+		return 0, 0, err
+	}
+	buf := make([]byte, 64)
+	c.SetReadDeadline(start.Add(timeout))
+	n, err := c.Read(buf)
+	rtt := time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n != 8 {
+		return 0, 0, fmt.Errorf("answer of %d bytes", n)
+	}
+	return binary.BigEndian.Uint64(buf), rtt, nil
+}
+
+// medianRTT pings over c n times, one after the other, and returns the
+// median and the minimum RTT. The first pings, which wait for ARP, are
+// left out.
+func medianRTT(t testing.TB, c *net.UDPConn, n int) (median, least time.Duration) {
+	t.Helper()
+	var rtts []time.Duration
+	for i := range n + 3 {
+		_, rtt, err := ping(c, hangGuard)
+		if err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+		if i >= 3 {
+			rtts = append(rtts, rtt)
+		}
+	}
+	slices.Sort(rtts)
+	return rtts[len(rtts)/2], rtts[0]
+}
+
+// TestNetnsEmulatedRTT checks that each access's UDP round-trip time is
+// twice its emulated delay, also after the delays are swapped at run
+// time. The RTT is never below twice the delay (the emulator holds each
+// frame at least that long); the median is within 10 % or 1 ms above.
+func TestNetnsEmulatedRTT(t *testing.T) {
+	delays := [2]time.Duration{atsss.Access3GPP: 20 * time.Millisecond, atsss.AccessNon3GPP: 5 * time.Millisecond}
+	l := NewForTest(t, Config{Emulate: [2]linkemu.Profile{
+		atsss.Access3GPP:    {Delay: delays[atsss.Access3GPP]},
+		atsss.AccessNon3GPP: {Delay: delays[atsss.AccessNon3GPP]},
+	}})
+	var conns [2]*net.UDPConn
+	for _, a := range atsss.Accesses {
+		conns[a] = udpClient(t, l, a, udpEcho(t, l, a))
+	}
+	check := func(step string, delays [2]time.Duration) {
+		t.Helper()
+		for _, a := range atsss.Accesses {
+			want := 2 * delays[a]
+			median, least := medianRTT(t, conns[a], 30)
+			t.Logf("%s: %v RTT median %v min %v, want %v", step, a, median, least, want)
+			if least < want {
+				t.Errorf("%s: %v RTT min %v, below twice the delay %v", step, a, least, want)
+			}
+			if tol := max(want/10, time.Millisecond); median > want+tol {
+				t.Errorf("%s: %v RTT median %v, want %v + at most %v", step, a, median, want, tol)
+			}
+		}
+	}
+	check("built", delays)
+	delays[0], delays[1] = delays[1], delays[0]
+	for _, a := range atsss.Accesses {
+		if err := l.SetEmulation(a, linkemu.Profile{Delay: delays[a]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("swapped", delays)
+}
+
+// TestNetnsEmulatedLoss checks that a 10 % loss profile loses 10 % ± 3
+// points of 5000 datagrams, and that the emulator is what lost them.
+func TestNetnsEmulatedLoss(t *testing.T) {
+	const (
+		n    = 5000
+		loss = 0.1
+	)
+	const a = atsss.AccessNon3GPP
+	l := NewForTest(t, Config{Emulate: [2]linkemu.Profile{a: {Delay: time.Millisecond}}})
+	c := udpClient(t, l, a, udpEcho(t, l, a))
+	// Resolve ARP and take the count before the loss starts.
+	before, _, err := ping(c, hangGuard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetEmulation(a, linkemu.Profile{Delay: time.Millisecond, Loss: loss, Seed: 42}); err != nil {
+		t.Fatal(err)
+	}
+	statsBefore, err := l.EmulationStats(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := c.Write([]byte("d")); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			// Pacing, so that no socket on the way overflows: only the
+			// emulator must lose datagrams.
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// Frames keep their order, so the first ping that comes back was read
+	// after every datagram before it; pings get lost too, so try again.
+	var after uint64
+	for i := 0; ; i++ {
+		after, _, err = ping(c, 200*time.Millisecond)
+		if err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no ping came back: %v", err)
+		}
+	}
+	stats, err := l.EmulationStats(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := stats[0]
+	got := 1 - float64(after-before)/n
+	t.Logf("lost %.2f %% of %d datagrams; uplink emulator %+v", got*100, n, up)
+	if got < loss-0.03 || got > loss+0.03 {
+		t.Errorf("lost %.3f, want %.2f ± 0.03", got, loss)
+	}
+	if d := up.KernelDrops - statsBefore[0].KernelDrops + up.Overflow - statsBefore[0].Overflow; d != 0 {
+		t.Errorf("%d frames dropped outside the emulated loss", d)
+	}
+}
+
+// TestNetnsEmulatedCutAndCounters runs the cut and counter checks of a
+// plain lab on an emulated one.
+func TestNetnsEmulatedCutAndCounters(t *testing.T) {
+	l := NewForTest(t, emulated)
+	proxy := listen(t, l.UPF, ProxyAddr)
+	for _, a := range atsss.Accesses {
+		t.Run(a.String(), func(t *testing.T) {
+			before := counters(t, l)
+			if err := connect(l, Access[a].UEAddr, proxy, hangGuard); err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			after := counters(t, l)
+			carried, other := sub(after[a], before[a]), sub(after[1-a], before[1-a])
+			if carried.RxBytes < 1<<20 || carried.TxBytes < 1<<20 {
+				t.Errorf("%v carried %+v, want ≥ 1 MiB each way", a, carried)
+			}
+			if other.RxBytes > 64<<10 || other.TxBytes > 64<<10 {
+				t.Errorf("%v carried %+v, want next to nothing", 1-a, other)
+			}
+			for _, how := range []CutMethod{LinkDown, SilentDrop} {
+				// Frames still in the delay line when a silent drop starts
+				// (the last connection's teardown) reach upf's end and are
+				// counted there before its ingress hook drops them: let them
+				// land first.
+				quiesce(t, l, a)
+				if err := l.Cut(a, how); err != nil {
+					t.Fatal(err)
+				}
+				before := counters(t, l)
+				if err := connect(l, Access[a].UEAddr, proxy, shortDial); err == nil {
+					t.Errorf("traffic passed over the %v cut", how)
+				}
+				if d := sub(counters(t, l)[a], before[a]); d != (Counters{}) {
+					t.Errorf("the %v cut access counted %+v", how, d)
+				}
+				if err := l.Restore(a); err != nil {
+					t.Fatal(err)
+				}
+				if err := connect(l, Access[a].UEAddr, proxy, hangGuard); err != nil {
+					t.Errorf("after restoring a %v cut: %v", how, err)
+				}
+			}
+		})
+	}
+}
+
+// quiesce waits until access a's emulator has forwarded nothing for
+// 50 ms, far above the delays of the tests that use it.
+func quiesce(t testing.TB, l *Lab, a atsss.AccessType) {
+	t.Helper()
+	var last [2]linkemu.Stats
+	for i := 0; ; i++ {
+		s, err := l.EmulationStats(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && s == last {
+			return
+		}
+		if i == int(hangGuard/(50*time.Millisecond)) {
+			t.Fatalf("%v emulator still forwarding: %+v", a, s)
+		}
+		last = s
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestNetnsEmulationClose(t *testing.T) {
+	l := NewForTest(t, emulated)
+	names := func() []string {
+		var ns []string
+		for _, n := range netnsNames(t) {
+			if strings.HasPrefix(n, l.ID()+"-") {
+				ns = append(ns, n)
+			}
+		}
+		return ns
+	}
+	want := []string{l.ID() + "-dn", l.ID() + "-emu3gpp", l.ID() + "-emun3gpp", l.ID() + "-ue", l.ID() + "-upf"}
+	if d := cmp.Diff(want, names()); d != "" {
+		t.Errorf("namespaces (-want +got):\n%s", d)
+	}
+	if ids, err := List(DefaultName); err != nil || !slices.Contains(ids, l.ID()) {
+		t.Errorf("List = %v, %v; want %s in it", ids, err, l.ID())
+	}
+	if err := l.SetEmulation(atsss.Access3GPP, linkemu.Profile{Jitter: time.Second}); err == nil {
+		t.Error("SetEmulation took jitter above the delay")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := names(); len(n) != 0 {
+		t.Errorf("left after Close: %v", n)
+	}
+	if err := l.SetEmulation(atsss.Access3GPP, linkemu.Profile{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetEmulation after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestNetnsNotEmulated(t *testing.T) {
+	l := NewForTest(t, Config{Emulate: [2]linkemu.Profile{atsss.Access3GPP: {Loss: 0.01}}})
+	if err := l.SetEmulation(atsss.AccessNon3GPP, linkemu.Profile{Delay: time.Millisecond}); !errors.Is(err, ErrNotEmulated) {
+		t.Errorf("SetEmulation on a plain access: %v, want ErrNotEmulated", err)
+	}
+	if err := l.SetEmulation(atsss.Access3GPP, linkemu.Profile{}); err != nil {
+		t.Errorf("SetEmulation to the zero profile: %v", err)
+	}
+	if _, err := New(t.Context(), Config{Emulate: [2]linkemu.Profile{{Loss: 2}}}); err == nil {
+		t.Error("New took a loss of 2")
+	}
+}
+
+// BenchmarkEmuThroughput measures the emulator's ceiling: TCP goodput
+// over an unshaped emulated 3GPP access, up and down, with no delay and
+// with 10 ms each way. With 10 ms, the default TCP buffers (tcp_rmem max
+// 6 MiB) cap a connection's window, hence its rate, well below the
+// emulator's ceiling; the "bigwin" cases raise them to 64 MiB in ue and
+// upf to show the emulator's own. It reports Mbit/s, and logs the
+// emulator's counters if it dropped frames outside the profile.
+func BenchmarkEmuThroughput(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		delay  time.Duration
+		bigWin bool
+	}{
+		{"delay0", 0, false},
+		{"delay10ms", 10 * time.Millisecond, false},
+		{"delay10ms-bigwin", 10 * time.Millisecond, true},
+	} {
+		for _, dir := range []string{"up", "down"} {
+			b.Run(dir+"-"+tc.name, func(b *testing.B) {
+				// Built with a delay so that the emulator is there, then
+				// set to the profile under test.
+				l := NewForTest(b, Config{Emulate: [2]linkemu.Profile{atsss.Access3GPP: {Delay: time.Millisecond}}})
+				if err := l.SetEmulation(atsss.Access3GPP, linkemu.Profile{Delay: tc.delay}); err != nil {
+					b.Fatal(err)
+				}
+				if tc.bigWin {
+					for _, ns := range []*NS{l.UE, l.UPF} {
+						for _, s := range [][2]string{
+							{"net.ipv4.tcp_rmem", "4096 131072 67108864"},
+							{"net.ipv4.tcp_wmem", "4096 16384 67108864"},
+						} {
+							if err := ns.Sysctl(s[0], s[1]); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+				benchThroughput(b, l, dir == "up", 0)
+				s, err := l.EmulationStats(atsss.Access3GPP)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i, st := range s {
+					if st.Overflow+st.KernelDrops+st.Errors > 0 {
+						b.Logf("direction %d: %+v", i, st)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkEmuDatagrams measures the emulator's ceiling in frames: UDP
+// datagrams of 1400 bytes, which the kernel sends one frame each (no GSO),
+// sent from the ue as fast as it can over the 3GPP access, plain and
+// emulated with no delay. It reports the received Mbit/s and frames/s;
+// what the receiving side could not take is lost, not retried.
+func BenchmarkEmuDatagrams(b *testing.B) {
+	for _, emu := range []bool{false, true} {
+		name := "plain"
+		if emu {
+			name = "emulated"
+		}
+		b.Run(name, func(b *testing.B) {
+			var cfg Config
+			if emu {
+				cfg.Emulate[atsss.Access3GPP] = linkemu.Profile{Delay: time.Millisecond}
+			}
+			l := NewForTest(b, cfg)
+			if emu {
+				if err := l.SetEmulation(atsss.Access3GPP, linkemu.Profile{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := udpClient(b, l, atsss.Access3GPP, udpEcho(b, l, atsss.Access3GPP))
+			before, _, err := ping(c, hangGuard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 1400)
+			buf[0] = 'd'
+			var sent uint64
+			start := time.Now()
+			for b.Loop() {
+				// ENOBUFS and the like: the datagram is gone, as on a link.
+				if _, err := c.Write(buf); err == nil {
+					sent++
+				}
+			}
+			// In order: the first ping back follows every datagram.
+			var after uint64
+			for i := 0; ; i++ {
+				if after, _, err = ping(c, 200*time.Millisecond); err == nil {
+					break
+				}
+				if i == 100 {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			got := after - before
+			b.ReportMetric(float64(got)*1400*8/elapsed.Seconds()/1e6, "Mbit/s")
+			b.ReportMetric(float64(got)/elapsed.Seconds(), "frames/s")
+			b.ReportMetric(1-float64(got)/float64(max(sent, 1)), "lost")
+		})
 	}
 }
