@@ -12,6 +12,7 @@ import (
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
 	"github.com/openatsss/atsss/steering"
+	"github.com/openatsss/atsss/steering/pmf"
 )
 
 // steerer applies each connection's steering decision to its subflows with
@@ -37,8 +38,18 @@ type steerer struct {
 	mu      sync.Mutex // guards the fields below
 	byToken map[uint32]*steered
 	splits  map[atsss.SEID]*splitter // Load-Balancing sessions' assignment
+	paths   map[atsss.SEID]*sessionPaths
 	// linkDown: all the links of the access are down (AccessLinks).
 	linkDown [2]bool
+}
+
+// sessionPaths is what the steerer knows of one session's accesses beyond
+// N4 and the links: the PMF's measurements and reports, and the steering
+// State (with its hysteresis memory) of the session's MPTCP rule.
+type sessionPaths struct {
+	rtt     [2]time.Duration // PMF RTT; 0: not measured
+	pmfDown [2]bool          // the UE reported the access unavailable
+	state   steering.State   // downlink: what the MAR steers
 }
 
 // steered is a connection under steering.
@@ -58,7 +69,7 @@ func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
 		return nil, fmt.Errorf("mptcp path manager: %w", err)
 	}
 	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c,
-		byToken: map[uint32]*steered{}, splits: map[atsss.SEID]*splitter{}}, nil
+		byToken: map[uint32]*steered{}, splits: map[atsss.SEID]*splitter{}, paths: map[atsss.SEID]*sessionPaths{}}, nil
 }
 
 // run listens to the path manager's events until ctx ends. events must be
@@ -144,6 +155,7 @@ func (s *steerer) forget(seid atsss.SEID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.splits, seid)
+	delete(s.paths, seid)
 }
 
 // remove ends steering of c.
@@ -267,12 +279,50 @@ func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) {
 	}
 }
 
-// decide is u's decision with the links as they are now.
+// decide is the decision of u's MPTCP rule with what is known of its
+// accesses now: N4 availability, the access links, and the PMF's reports
+// and RTTs. The session's steering State persists, so that hysteresis
+// holds across decisions. A session without an MPTCP rule steers nothing.
 func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
+	if u.rule == nil {
+		return steering.Decision{}
+	}
 	s.mu.Lock()
-	down := s.linkDown
-	s.mu.Unlock()
-	return u.decide(now, down)
+	defer s.mu.Unlock()
+	sp := s.pathsOf(u.seid)
+	st := &sp.state
+	for _, a := range atsss.Accesses {
+		p := &st.Paths[a]
+		p.LinkDown = s.linkDown[a]
+		// N4 and PMF reports: down while either says so. (The spec's
+		// "latest of the two wins" needs their order, which the store's
+		// session does not keep.)
+		p.Unavailable = u.unavailable[a] || sp.pmfDown[a]
+		p.RTT = sp.rtt[a]
+	}
+	return steering.Decide(u.rule, st, now)
+}
+
+func (s *steerer) pathsOf(seid atsss.SEID) *sessionPaths {
+	sp := s.paths[seid]
+	if sp == nil {
+		sp = &sessionPaths{}
+		s.paths[seid] = sp
+	}
+	return sp
+}
+
+// pmfEvent takes a PMF RTT (isRTT) or availability report of a session's
+// access.
+func (s *steerer) pmfEvent(seid atsss.SEID, a atsss.AccessType, rtt time.Duration, available, isRTT bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.pathsOf(seid)
+	if isRTT {
+		sp.rtt[a] = rtt
+	} else {
+		sp.pmfDown[a] = !available
+	}
 }
 
 func (s *steerer) subflows(c *conn) int {
@@ -285,26 +335,6 @@ func (s *steerer) subflows(c *conn) int {
 		return 0
 	}
 	return len(subs)
-}
-
-// decide is the session's decision for its connections: its MPTCP rule
-// with the accesses' availability from N4 and the access links' state
-// (PMF reports and measurements are not wired in yet). A session without
-// an MPTCP rule steers nothing.
-func (u *ue) decide(now time.Time, linkDown [2]bool) steering.Decision {
-	if u.rule == nil {
-		return steering.Decision{}
-	}
-	var st steering.State
-	for _, a := range atsss.Accesses {
-		if u.unavailable[a] {
-			st.Paths[a].Report(steering.SourceN4, false)
-		}
-		if linkDown[a] {
-			st.Paths[a].Report(steering.SourceLink, false)
-		}
-	}
-	return steering.Decide(u.rule, &st, now)
 }
 
 // mptcpRule returns the steering rule of the session's first MPTCP MAR, or
@@ -322,4 +352,22 @@ func mptcpRule(s *atsss.Session) *steering.Rule {
 		return &r
 	}
 	return nil
+}
+
+// PathEvent feeds a PMF event (steering/pmf) to steering: the RTTs and the
+// UE's access availability reports of a session's default QoS flow
+// re-decide its connections. Other kinds are not used yet.
+func (p *Proxy) PathEvent(ev pmf.Event) {
+	if p.steer == nil || ev.Path.QFI != 0 {
+		return
+	}
+	switch ev.Kind {
+	case pmf.KindRTT:
+		p.steer.pmfEvent(ev.Path.SEID, ev.Path.Access, ev.RTT, false, true)
+	case pmf.KindAvailability:
+		p.steer.pmfEvent(ev.Path.SEID, ev.Path.Access, 0, ev.Available, false)
+	default:
+		return
+	}
+	p.steer.update(p.conns.session(ev.Path.SEID), nil, time.Now())
 }

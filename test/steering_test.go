@@ -11,6 +11,7 @@ import (
 	"github.com/openatsss/atsss/test/continuity"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/linkemu"
 	"github.com/openatsss/atsss/test/rig"
 	"github.com/openatsss/atsss/test/timeline"
 	"github.com/openatsss/atsss/test/traffic"
@@ -254,5 +255,102 @@ func TestNetnsSteeringLoadBalancing(t *testing.T) {
 	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f: 3GPP %.1f %%", moved[0], moved[1], share)
 	if share < 65 || share > 75 {
 		t.Errorf("3GPP carried %.1f %% of the bytes, want 70 ± 5", share)
+	}
+}
+
+// TestNetnsSteeringSmallestDelay: with the link emulator giving the 3GPP
+// access 40 ms of RTT and the non-3GPP access 10 ms, the PMF measures both
+// and a Smallest Delay session's connection sends at least 90 % of its
+// bytes over non-3GPP; after the two RTTs are swapped, the traffic follows
+// to 3GPP. How long that took is logged, not asserted.
+func TestNetnsSteeringSmallestDelay(t *testing.T) {
+	slow, fast := linkemu.Profile{Delay: 20 * time.Millisecond}, linkemu.Profile{Delay: 5 * time.Millisecond}
+	r := newRig(t, rig.Options{
+		Lab: lab.Config{
+			Emulate: [2]linkemu.Profile{atsss.Access3GPP: slow, atsss.AccessNon3GPP: fast},
+			Rate:    [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 100, DownMbit: 100}},
+		},
+		Proxy: map[string]any{"steering": true},
+		PMF:   map[string]any{"echo_interval": "100ms", "rtt_gain": 0.25},
+	})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "smallest-delay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ue.StartPMF(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // ten echoes per access: the smoothed RTTs settle
+	var dnUp traffic.Counter
+	serveDN(t, r, dnPort, &dnUp, nil)
+	d := ue.Dialer(atsss.Access3GPP) // open over the slow access
+	d.AfterHandshake = true
+	c, err := d.Dial(ctx, dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
+		t.Fatal(err)
+	}
+	var ueDown traffic.Counter
+	sampler := timeline.NewSampler(100*time.Millisecond,
+		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
+		timeline.Source{Name: "app up", Read: dnUp.Read},
+		timeline.Source{Name: "app down", Read: ueDown.Read})
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan error, 1)
+	go func() { samplerDone <- sampler.Run(sctx) }()
+
+	const size = 96 << 20
+	moved := make(chan traffic.Result, 1)
+	go func() {
+		moved <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 29, KeepWriteOpen: true}, nil, &ueDown)
+	}()
+	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/3 }); err != nil {
+		t.Fatal(err)
+	}
+	swapAt := time.Now()
+	sampler.Mark("RTTs swapped")
+	if err := r.Lab.SetEmulation(atsss.Access3GPP, fast); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Lab.SetEmulation(atsss.AccessNon3GPP, slow); err != nil {
+		t.Fatal(err)
+	}
+	res := <-moved
+	stopSampler()
+	<-samplerDone
+	if res.Err != nil || res.Received != size {
+		t.Fatalf("UE side: received %d: %v", res.Received, res.Err)
+	}
+	tl := sampler.Timeline()
+	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
+		writePlot(t, tl, dir+"/steering-smallest-delay.svg")
+	}
+	share := func(from, to time.Time) float64 {
+		g, n := tl.BytesBetween(0, from, to), tl.BytesBetween(1, from, to)
+		if g+n == 0 {
+			t.Fatalf("no bytes on either access from %v to %v", from.Sub(tl.Start), to.Sub(tl.Start))
+		}
+		return float64(n) / float64(g+n)
+	}
+	start := tl.Start.Add(time.Second) // past the first subflow's slow start on 3GPP
+	before := share(start, swapAt)
+	t.Logf("non-3GPP (10 ms) share before the swap: %.1f %%", 100*before)
+	if before < 0.9 {
+		t.Errorf("before the swap non-3GPP carried %.1f %% of the bytes, want ≥ 90 %%", 100*before)
+	}
+	followed := time.Duration(-1)
+	for at := swapAt; at.Before(tl.End()); at = at.Add(100 * time.Millisecond) {
+		if 1-share(at, at.Add(100*time.Millisecond)) >= 0.9 {
+			followed = at.Sub(swapAt)
+			break
+		}
+	}
+	t.Logf("after the swap 3GPP carried ≥ 90 %% of an interval's bytes %v later", followed)
+	if after := 1 - share(swapAt.Add(3*time.Second), tl.End()); after < 0.9 {
+		t.Errorf("from 3 s after the swap 3GPP (now 10 ms) carried %.1f %%, want ≥ 90 %%", 100*after)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -36,6 +37,21 @@ type config struct {
 	// MPTCPProxy runs the MPTCP proxy (RFC 8803 converter) on the address
 	// and port that pfcp.atsss.mptcp advertises to SMFs.
 	MPTCPProxy proxyConfig `yaml:"mptcp_proxy"`
+
+	// PMFServer runs the UPF side of the PMF protocol (steering/pmf) on
+	// the address and ports pfcp.atsss.pmf advertises; its RTTs and the
+	// UE's access reports feed the proxy's steering.
+	PMFServer pmfServerConfig `yaml:"pmf_server"`
+}
+
+// pmfServerConfig switches the PMF server on and tunes its measurement.
+type pmfServerConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// EchoInterval is how often the UPF measures each path's RTT; the
+	// steering's Smallest Delay hold (500 ms) assumes 100 ms or less.
+	EchoInterval time.Duration `yaml:"echo_interval"` // default 1s
+	// RTTGain is the weight of a new RTT sample in the smoothed RTT.
+	RTTGain float64 `yaml:"rtt_gain"` // default 0.125, as TCP's
 }
 
 // proxyConfig switches the MPTCP proxy on; the rest is the proxy's own.
@@ -121,6 +137,18 @@ func (c config) validate() error {
 	}
 	if err := c.PFCP.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("pfcp.%w", err))
+	}
+	if p := c.PMFServer; p.Enabled {
+		switch {
+		case !c.PFCP.ATSSS.PMF.Enabled():
+			errs = append(errs, errors.New("pmf_server.enabled: needs pfcp.atsss.pmf address and port_base, where it listens"))
+		case !c.MPTCPProxy.Enabled || !c.MPTCPProxy.Steering:
+			errs = append(errs, errors.New("pmf_server.enabled: needs mptcp_proxy.steering, which its measurements feed"))
+		case p.EchoInterval < 0:
+			errs = append(errs, fmt.Errorf("pmf_server.echo_interval: must not be negative, got %v", p.EchoInterval))
+		case p.RTTGain < 0 || p.RTTGain > 1:
+			errs = append(errs, fmt.Errorf("pmf_server.rtt_gain: want 0 to 1, got %v", p.RTTGain))
+		}
 	}
 	if c.MPTCPProxy.Enabled {
 		if !c.PFCP.ATSSS.MPTCP.Enabled() {

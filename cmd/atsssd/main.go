@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -33,6 +34,7 @@ import (
 	"github.com/openatsss/atsss/atsss/boltstore"
 	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/steering/pmf"
 )
 
 func main() {
@@ -88,6 +90,11 @@ func run(configPath, logLevel string) error {
 		}
 		g.Go(func() error { return proxy.Run(ctx) })
 	}
+	if cfg.PMFServer.Enabled {
+		if err := runPMF(ctx, g, cfg, store, proxy, log); err != nil {
+			return err
+		}
+	}
 	if cfg.MetricsListen.IsValid() {
 		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, log) })
 	}
@@ -95,6 +102,37 @@ func run(configPath, logLevel string) error {
 	err = g.Wait()
 	log.Info("atsssd stopped", "err", err)
 	return err
+}
+
+// runPMF starts the PMF server on pfcp.atsss.pmf's addresses and ports
+// and feeds its events to the proxy's steering.
+func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, log *slog.Logger) error {
+	p := cfg.PFCP.ATSSS.PMF
+	var addrs []netip.Addr
+	for _, a := range []netip.Addr{p.Address4, p.Address6} {
+		if a.IsValid() {
+			addrs = append(addrs, a)
+		}
+	}
+	srv, err := pmf.Listen(pmf.Config{
+		Listen:       pmf.PortListeners(addrs, p.PortBase),
+		Lookup:       pmf.StoreLookup(store),
+		EchoInterval: cfg.PMFServer.EchoInterval,
+		RTTGain:      cfg.PMFServer.RTTGain,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		for ev := range srv.Events() {
+			proxy.PathEvent(ev)
+		}
+		return nil
+	})
+	log.Info("serving PMF", "addrs", addrs, "port_base", p.PortBase)
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, v any, log *slog.Logger) {

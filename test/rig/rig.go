@@ -21,6 +21,7 @@ import (
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/steering/pmf"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/smfsimtest"
@@ -44,6 +45,10 @@ type Options struct {
 	// Proxy holds mptcp_proxy settings on top of the rig's (enabled, the
 	// N6 source address), by YAML name, e.g. {"max_connections_per_ue": 4}.
 	Proxy map[string]any
+	// PMF, if not nil, runs atsssd's PMF server with these pmf_server
+	// settings by YAML name (enabled is set), e.g. {"echo_interval": "100ms"};
+	// it needs {"steering": true} in Proxy.
+	PMF map[string]any
 	// LogLevel of atsssd; default info.
 	LogLevel string
 }
@@ -89,6 +94,13 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 		proxy[k] = v
 	}
 	cfg["mptcp_proxy"] = proxy
+	if opts.PMF != nil {
+		pmfCfg := map[string]any{"enabled": true}
+		for k, v := range opts.PMF {
+			pmfCfg[k] = v
+		}
+		cfg["pmf_server"] = pmfCfg
+	}
 	upf := func(name string, args ...string) *exec.Cmd {
 		return r.Lab.UPF.Command(context.Background(), name, args...)
 	}
@@ -295,6 +307,36 @@ func (u *UE) SetAvailable(ctx context.Context, a atsss.AccessType, available boo
 	}
 	_, err := u.rig.SMF.Run(ctx, "modify", "-up-seid", strconv.FormatUint(uint64(u.SEID), 10), flag, a.String())
 	return err
+}
+
+// StartPMF runs the lab UE's PMF client (steering/pmf) for the session in
+// the UE namespace, from the session's link-specific address on each
+// access to atsssd's PMF address and port for that access, and sends one
+// echo over each access so that atsssd learns the UE's PMF addresses. It
+// stops when ctx ends.
+func (u *UE) StartPMF(ctx context.Context) (*pmf.Client, error) {
+	server := netip.MustParseAddr(daemontest.ProxyAddr)
+	cfg := pmf.ClientConfig{}
+	for _, a := range atsss.Accesses {
+		cfg.Server[a] = netip.AddrPortFrom(server, daemontest.PMFPort+uint16(a))
+		cfg.Local[a] = netip.AddrPortFrom(u.LinkSpecific[a], 0)
+	}
+	var c *pmf.Client
+	if err := u.rig.Lab.UE.Do(func() error {
+		var err error
+		c, err = pmf.NewClient(cfg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	go c.Run(ctx)
+	for _, a := range atsss.Accesses {
+		if _, err := c.Echo(ctx, a); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("pmf echo over %v: %w", a, err)
+		}
+	}
+	return c, nil
 }
 
 // Delete has the SMF delete the session.
