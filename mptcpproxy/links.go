@@ -68,6 +68,9 @@ func (p *Proxy) watchLinks(ctx context.Context) error {
 				down[a] = now
 				p.log.Info("access link state", "access", a.String(), "down", now, "links", links)
 				p.steer.linkChanged(a, now, time.Now())
+				if p.onLink != nil {
+					p.onLink(a, !now)
+				}
 			}
 		}
 	}

@@ -22,6 +22,10 @@ import (
 type Options struct {
 	Logger   *slog.Logger          // default: discard
 	Registry prometheus.Registerer // default: none
+	// AccessLinkChanged, if set, is called when all of an access's links
+	// went down (up false) or one came back (Config.AccessLinks), from the
+	// link watcher's goroutine: it must not block.
+	AccessLinkChanged func(a atsss.AccessType, up bool)
 }
 
 // Proxy is the MPTCP proxy. Create it with New and start it with Run.
@@ -35,6 +39,7 @@ type Proxy struct {
 	denied  []netip.Prefix
 	bufs    sync.Pool // *[]byte of cfg.Relay.BufferSize, for user copies
 	steer   *steerer  // nil unless cfg.Steering
+	onLink  func(a atsss.AccessType, up bool)
 }
 
 // New validates cfg and builds a proxy that admits the sessions of store.
@@ -59,6 +64,7 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Proxy, error) {
 		table:   newAdmission(),
 		conns:   newRegistry(),
 		denied:  deniedPrefixes(cfg),
+		onLink:  opts.AccessLinkChanged,
 	}
 	p.bufs.New = func() any {
 		b := make([]byte, cfg.Relay.BufferSize)

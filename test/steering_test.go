@@ -123,6 +123,10 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	smf, err := r.SMF.Listen(t.Context(), t.TempDir()) // for the SMF's availability reports
+	if err != nil {
+		t.Fatal(err)
+	}
 	var restoredAt time.Time
 	tl := cutDuringTransfer(t, r, ue, "3GPP link down", func() error {
 		return r.Lab.Cut(atsss.Access3GPP, lab.LinkDown)
@@ -135,6 +139,17 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 	})
 	if back := tl.BytesBetween(0, restoredAt.Add(time.Second), tl.End()); back < 1<<20 {
 		t.Errorf("3GPP (active) carried %d bytes from 1 s after its return, want the traffic back on it", back)
+	}
+	// The SMF asked for availability reports (smfsim's SRR): it hears of
+	// the access going and coming back.
+	want := []string{`"access":"3gpp","available":false`, `"access":"3gpp","available":true`}
+	wctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := daemontest.WaitFor(wctx, func() bool {
+		got := strings.Join(smf.Lines(), "\n")
+		return strings.Contains(got, want[0]) && strings.Contains(got, want[1])
+	}); err != nil {
+		t.Errorf("the SMF got no SESR report of 3GPP going and returning: %q", smf.Lines())
 	}
 }
 

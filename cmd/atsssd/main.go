@@ -83,15 +83,17 @@ func run(configPath, logLevel string) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n4.Run(ctx) })
+	reports := availabilityReporter{ctx: ctx, n4: n4, store: store, log: log}
 	var proxy *mptcpproxy.Proxy
 	if cfg.MPTCPProxy.Enabled {
-		if proxy, err = mptcpproxy.New(cfg.MPTCPProxy.Config, store, mptcpproxy.Options{Logger: log, Registry: reg}); err != nil {
+		opts := mptcpproxy.Options{Logger: log, Registry: reg, AccessLinkChanged: reports.access}
+		if proxy, err = mptcpproxy.New(cfg.MPTCPProxy.Config, store, opts); err != nil {
 			return err
 		}
 		g.Go(func() error { return proxy.Run(ctx) })
 	}
 	if cfg.PMFServer.Enabled {
-		if err := runPMF(ctx, g, cfg, store, proxy, log); err != nil {
+		if err := runPMF(ctx, g, cfg, store, proxy, reports, log); err != nil {
 			return err
 		}
 	}
@@ -104,9 +106,10 @@ func run(configPath, logLevel string) error {
 	return err
 }
 
-// runPMF starts the PMF server on pfcp.atsss.pmf's addresses and ports
-// and feeds its events to the proxy's steering.
-func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, log *slog.Logger) error {
+// runPMF starts the PMF server on pfcp.atsss.pmf's addresses and ports,
+// feeds its events to the proxy's steering and reports the UE's access
+// availability reports to the SMF.
+func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, reports availabilityReporter, log *slog.Logger) error {
 	p := cfg.PFCP.ATSSS.PMF
 	var addrs []netip.Addr
 	for _, a := range []netip.Addr{p.Address4, p.Address6} {
@@ -128,6 +131,9 @@ func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Sto
 	g.Go(func() error {
 		for ev := range srv.Events() {
 			proxy.PathEvent(ev)
+			if ev.Kind == pmf.KindAvailability && ev.Path.QFI == 0 {
+				reports.session(ev.Path.SEID, ev.Path.Access, ev.Available)
+			}
 		}
 		return nil
 	})

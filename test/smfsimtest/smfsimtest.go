@@ -3,14 +3,19 @@
 package smfsimtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/openatsss/atsss/atsss"
 )
@@ -88,4 +93,51 @@ func FreeAddr(ip netip.Addr) (netip.AddrPort, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// Listener is an SMF that answers the UPF until its context ends: what
+// smfsim run printed so far is in Lines.
+type Listener struct {
+	mu    sync.Mutex // guards lines
+	lines []string
+}
+
+// Lines returns the lines smfsim printed (-o json) so far.
+func (l *Listener) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// Listen associates with the UPF and keeps answering its heartbeats and
+// session reports (smfsim run) until ctx ends, as the SMF of the sessions
+// earlier commands established. dir holds its scenario file.
+func (s SMF) Listen(ctx context.Context, dir string) (*Listener, error) {
+	scenario := filepath.Join(dir, "listen.yaml")
+	if err := os.WriteFile(scenario, []byte("steps:\n  - associate: {}\n"), 0o644); err != nil {
+		return nil, err
+	}
+	command := s.Command
+	if command == nil {
+		command = exec.CommandContext
+	}
+	c := command(ctx, s.Bin, "run", "-upf", s.UPF.String(), "-local", s.Local.String(), "-o", "json", "-scenario", scenario)
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	l := &Listener{}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.lines = append(l.lines, sc.Text())
+			l.mu.Unlock()
+		}
+		c.Wait()
+	}()
+	return l, nil
 }
