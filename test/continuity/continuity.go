@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -171,7 +172,7 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 				cut, rep.CutAt = true, now
 				sampler.Mark(s.Cut.String() + " cut")
 			case cut && !restored && now.Sub(rep.CutAt) >= s.For:
-				if err := restore(r, ue, s); err != nil {
+				if err := restore(ctx, r, ue, c.TCPConn, s); err != nil {
 					c.Close()
 					return rep, errors.Join(err, (<-moved).Err)
 				}
@@ -182,7 +183,7 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 	}
 	if cut && !restored {
 		// The transfer ended during the cut: the access still comes back.
-		if err := restore(r, ue, s); err != nil {
+		if err := restore(ctx, r, ue, c.TCPConn, s); err != nil {
 			return rep, err
 		}
 		rep.RestoredAt = time.Now()
@@ -207,14 +208,28 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 
 // restore brings the cut access back. After a link-down cut the UE's
 // connection manager sees the link return and has the path manager open a
-// subflow from it again, as a real UE does; after a silent drop the kernel
-// finds the path again by itself.
-func restore(r *rig.Rig, ue *rig.UE, s Scenario) error {
+// subflow from it again (rejoin), as a real UE does; after a silent drop
+// the kernel finds the path again by itself.
+func restore(ctx context.Context, r *rig.Rig, ue *rig.UE, c *net.TCPConn, s Scenario) error {
 	if err := r.Lab.Restore(s.Cut); err != nil {
 		return err
 	}
-	if s.How == lab.LinkDown {
-		return ue.Rejoin(s.Cut)
+	if s.How != lab.LinkDown {
+		return nil
+	}
+	return rejoin(ctx, ue, c, s.Cut)
+}
+
+// rejoin has the UE re-add its endpoint for access a and waits until c has
+// a subflow from it again.
+func rejoin(ctx context.Context, ue *rig.UE, c *net.TCPConn, a atsss.AccessType) error {
+	if err := ue.Rejoin(a); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := uesim.WaitSubflowFrom(ctx, c, ue.LinkSpecific[a]); err != nil {
+		return fmt.Errorf("continuity: no subflow over the restored %v access: %w", a, err)
 	}
 	return nil
 }

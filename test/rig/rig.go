@@ -266,6 +266,12 @@ func addEndpoints(addrs []netip.Addr) error {
 // Rejoin re-adds the UE's endpoint for access a, as a UE's connection
 // manager does when a link comes back: the kernel path manager then opens
 // a subflow from it on every connection that lacks one.
+//
+// The endpoint comes back under a new ID. Deleting it sends the peer a
+// REMOVE_ADDR for its old ID over the other access; had the kernel given
+// the new endpoint the lowest free ID, the same one, a REMOVE_ADDR still on
+// its way would close the new subflow as soon as it joined (seen about one
+// run in three).
 func (u *UE) Rejoin(a atsss.AccessType) error {
 	return u.rig.Lab.UE.Do(func() error {
 		c, err := pm.Open()
@@ -277,14 +283,19 @@ func (u *UE) Rejoin(a atsss.AccessType) error {
 		if err != nil {
 			return err
 		}
+		var highest uint8
 		for _, e := range eps {
+			highest = max(highest, e.ID)
 			if e.Addr == u.LinkSpecific[a] {
 				if err := c.DeleteEndpoint(e.ID); err != nil {
 					return err
 				}
 			}
 		}
-		return c.AddEndpoint(pm.Endpoint{Addr: u.LinkSpecific[a], Flags: pm.FlagSubflow})
+		if highest == 255 {
+			return errors.New("rejoin: endpoint IDs exhausted")
+		}
+		return c.AddEndpoint(pm.Endpoint{ID: highest + 1, Addr: u.LinkSpecific[a], Flags: pm.FlagSubflow})
 	})
 }
 

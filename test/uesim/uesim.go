@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -253,6 +254,19 @@ func (d *Dialer) attempt(ctx context.Context, src netip.Addr, dst netip.AddrPort
 
 // WaitSubflows waits until c has at least n subflows.
 func WaitSubflows(ctx context.Context, c *net.TCPConn, n int) error {
+	return waitSubflows(ctx, c, fmt.Sprintf("%d subflows", n), func(subs []pm.Subflow) bool { return len(subs) >= n })
+}
+
+// WaitSubflowFrom waits until c has a subflow from local address a.
+func WaitSubflowFrom(ctx context.Context, c *net.TCPConn, a netip.Addr) error {
+	return waitSubflows(ctx, c, "a subflow from "+a.String(), func(subs []pm.Subflow) bool {
+		return slices.ContainsFunc(subs, func(s pm.Subflow) bool { return s.Local.Addr() == a })
+	})
+}
+
+// waitSubflows polls c's subflows until ok says they are what the caller
+// waits for (what, in errors).
+func waitSubflows(ctx context.Context, c *net.TCPConn, what string, ok func([]pm.Subflow) bool) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -262,14 +276,14 @@ func WaitSubflows(ctx context.Context, c *net.TCPConn, n int) error {
 	for {
 		subs, err := pm.ReadSubflows(rc)
 		if err != nil {
-			return fmt.Errorf("wait for %d subflows: %w", n, err)
+			return fmt.Errorf("wait for %s: %w", what, err)
 		}
-		if len(subs) >= n {
+		if ok(subs) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %d subflows (have %d): %w", n, len(subs), ctx.Err())
+			return fmt.Errorf("wait for %s (have %d subflows): %w", what, len(subs), ctx.Err())
 		case <-t.C:
 		}
 	}
