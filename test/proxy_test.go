@@ -324,16 +324,8 @@ func TestNetnsConnectionReadings(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveDN(t, r, dnPort, nil, nil)
-	d := ue.Dialer(atsss.Access3GPP)
-	d.AfterHandshake = true
-	c, err := d.Dial(ctx, dnAddr(dnPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialBoth(t, ue, atsss.Access3GPP)
 	defer c.Close()
-	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
-		t.Fatal(err)
-	}
 	const size = 8 << 20
 	if res := traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 7, KeepWriteOpen: true}, nil, nil); res.Err != nil {
 		t.Fatal(res.Err)

@@ -52,16 +52,8 @@ func activeStandbyShare(t *testing.T, steer bool) float64 {
 		t.Fatal(err)
 	}
 	serveDN(t, r, dnPort, nil, nil)
-	d := ue.Dialer(atsss.AccessNon3GPP) // the first subflow over the standby
-	d.AfterHandshake = true             // see continuity.Scenario.ZeroRTT
-	c, err := d.Dial(ctx, dnAddr(dnPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialBoth(t, ue, atsss.AccessNon3GPP) // the first subflow over the standby
 	defer c.Close()
-	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
-		t.Fatal(err)
-	}
 	var before [2]lab.Counters
 	for _, a := range atsss.Accesses {
 		if before[a], err = r.Lab.AccessCounters(a); err != nil {
@@ -159,51 +151,26 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 // non-3GPP (standby) access carried traffic after the cut, logs the outage
 // and returns the timeline.
 func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, label string, cut, restore func() error) timeline.Timeline {
-	ctx := t.Context()
 	var dnUp traffic.Counter
 	served := serveDN(t, r, dnPort, &dnUp, nil)
-	d := ue.Dialer(atsss.Access3GPP)
-	d.AfterHandshake = true
-	c, err := d.Dial(ctx, dnAddr(dnPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialBoth(t, ue, atsss.Access3GPP)
 	defer c.Close()
-	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
-		t.Fatal(err)
-	}
-	var ueDown traffic.Counter
-	sampler := timeline.NewSampler(100*time.Millisecond,
-		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
-		timeline.Source{Name: "app up", Read: dnUp.Read},
-		timeline.Source{Name: "app down", Read: ueDown.Read})
-	sctx, stopSampler := context.WithCancel(ctx)
-	samplerDone := make(chan error, 1)
-	go func() { samplerDone <- sampler.Run(sctx) }()
-
 	const size = 48 << 20
-	moved := make(chan traffic.Result, 1)
-	go func() {
-		moved <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 23, KeepWriteOpen: true}, nil, &ueDown)
-	}()
-	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/4 }); err != nil {
-		t.Fatal(err)
-	}
+	tr := startSampledTransfer(t, r, c, &dnUp, size, 23)
+	tr.waitDown(t, size/4)
 	cutAt := time.Now()
-	sampler.Mark(label)
+	tr.sampler.Mark(label)
 	if err := cut(); err != nil {
 		t.Fatal(err)
 	}
 	if restore != nil {
 		time.Sleep(time.Second)
-		sampler.Mark("restored")
+		tr.sampler.Mark("restored")
 		if err := restore(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res := <-moved
-	stopSampler()
-	<-samplerDone
+	res, tl := tr.finish()
 	if res.Err != nil || res.Sent != size || res.Received != size {
 		t.Fatalf("UE side: sent %d, received %d: %v", res.Sent, res.Received, res.Err)
 	}
@@ -211,7 +178,6 @@ func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, label string, cut, 
 	if srv := <-served; srv.Err != nil || srv.Received != size {
 		t.Fatalf("DN side: received %d: %v", srv.Received, srv.Err)
 	}
-	tl := sampler.Timeline()
 	t.Logf("outage after %q: uplink %v, downlink %v (100 ms timeline)", label,
 		tl.StallAfter(2, cutAt), tl.StallAfter(3, cutAt))
 	if after := tl.BytesBetween(1, cutAt, tl.End()); after < 1<<20 {
@@ -243,15 +209,7 @@ func TestNetnsSteeringLoadBalancing(t *testing.T) {
 		}
 	}
 	for i := range 50 {
-		d := ue.Dialer(atsss.AccessType(i % 2)) // no bias from the first subflow
-		d.AfterHandshake = true
-		c, err := d.Dial(ctx, dnAddr(dnPort))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
-			t.Fatal(err)
-		}
+		c := dialBoth(t, ue, atsss.AccessType(i%2)) // no bias from the first subflow
 		res := traffic.Run(ctx, c, traffic.Request{Up: 256 << 10, Down: 2 << 20, Seed: uint64(i), KeepWriteOpen: true}, nil, nil)
 		c.Close()
 		if res.Err != nil {
@@ -299,48 +257,23 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	time.Sleep(time.Second) // ten echoes per access: the smoothed RTTs settle
 	var dnUp traffic.Counter
 	serveDN(t, r, dnPort, &dnUp, nil)
-	d := ue.Dialer(atsss.Access3GPP) // open over the slow access
-	d.AfterHandshake = true
-	c, err := d.Dial(ctx, dnAddr(dnPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialBoth(t, ue, atsss.Access3GPP) // open over the slow access
 	defer c.Close()
-	if err := uesim.WaitSubflows(ctx, c.TCPConn, 2); err != nil {
-		t.Fatal(err)
-	}
-	var ueDown traffic.Counter
-	sampler := timeline.NewSampler(100*time.Millisecond,
-		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
-		timeline.Source{Name: "app up", Read: dnUp.Read},
-		timeline.Source{Name: "app down", Read: ueDown.Read})
-	sctx, stopSampler := context.WithCancel(ctx)
-	samplerDone := make(chan error, 1)
-	go func() { samplerDone <- sampler.Run(sctx) }()
-
 	const size = 96 << 20
-	moved := make(chan traffic.Result, 1)
-	go func() {
-		moved <- traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 29, KeepWriteOpen: true}, nil, &ueDown)
-	}()
-	if err := daemontest.WaitFor(ctx, func() bool { n, _ := ueDown.Read(); return n >= size/3 }); err != nil {
-		t.Fatal(err)
-	}
+	tr := startSampledTransfer(t, r, c, &dnUp, size, 29)
+	tr.waitDown(t, size/3)
 	swapAt := time.Now()
-	sampler.Mark("RTTs swapped")
+	tr.sampler.Mark("RTTs swapped")
 	if err := r.Lab.SetEmulation(atsss.Access3GPP, fast); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Lab.SetEmulation(atsss.AccessNon3GPP, slow); err != nil {
 		t.Fatal(err)
 	}
-	res := <-moved
-	stopSampler()
-	<-samplerDone
+	res, tl := tr.finish()
 	if res.Err != nil || res.Received != size {
 		t.Fatalf("UE side: received %d: %v", res.Received, res.Err)
 	}
-	tl := sampler.Timeline()
 	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
 		writePlot(t, tl, dir+"/steering-smallest-delay.svg")
 	}
@@ -368,4 +301,67 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	if after := 1 - share(swapAt.Add(3*time.Second), tl.End()); after < 0.9 {
 		t.Errorf("from 3 s after the swap 3GPP (now 10 ms) carried %.1f %%, want ≥ 90 %%", 100*after)
 	}
+}
+
+// dialBoth opens ue's connection to the DN test server (dnPort) with its
+// first subflow over first and the Convert message after the handshake
+// (see continuity.Scenario.ZeroRTT), and waits until it has a subflow over
+// each access.
+func dialBoth(t *testing.T, ue *rig.UE, first atsss.AccessType) *uesim.Conn {
+	t.Helper()
+	d := ue.Dialer(first)
+	d.AfterHandshake = true
+	c, err := d.Dial(t.Context(), dnAddr(dnPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := uesim.WaitSubflows(t.Context(), c.TCPConn, 2); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sampledTransfer moves data both ways over a connection while a sampler
+// records both accesses and the application's bytes on a 100 ms timeline.
+type sampledTransfer struct {
+	sampler     *timeline.Sampler
+	ueDown      traffic.Counter
+	moved       chan traffic.Result
+	stop        context.CancelFunc
+	samplerDone chan error
+}
+
+// startSampledTransfer starts moving size bytes each way over c (seed
+// picks the bytes); dnUp counts what the DN server receives.
+func startSampledTransfer(t *testing.T, r *rig.Rig, c *uesim.Conn, dnUp *traffic.Counter, size, seed uint64) *sampledTransfer {
+	s := &sampledTransfer{moved: make(chan traffic.Result, 1), samplerDone: make(chan error, 1)}
+	s.sampler = timeline.NewSampler(100*time.Millisecond,
+		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
+		timeline.Source{Name: "app up", Read: dnUp.Read},
+		timeline.Source{Name: "app down", Read: s.ueDown.Read})
+	var sctx context.Context
+	sctx, s.stop = context.WithCancel(t.Context())
+	go func() { s.samplerDone <- s.sampler.Run(sctx) }()
+	go func() {
+		req := traffic.Request{Up: size, Down: size, Seed: seed, KeepWriteOpen: true}
+		s.moved <- traffic.Run(t.Context(), c, req, nil, &s.ueDown)
+	}()
+	return s
+}
+
+// waitDown waits until the UE received n bytes.
+func (s *sampledTransfer) waitDown(t *testing.T, n uint64) {
+	t.Helper()
+	if err := daemontest.WaitFor(t.Context(), func() bool { got, _ := s.ueDown.Read(); return got >= n }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// finish waits for the transfer and returns its result and the timeline.
+func (s *sampledTransfer) finish() (traffic.Result, timeline.Timeline) {
+	res := <-s.moved
+	s.stop()
+	<-s.samplerDone
+	return res, s.sampler.Timeline()
 }
