@@ -92,3 +92,41 @@ func (c *conn) read(r *Connection, subs []pm.Subflow) []pm.Subflow {
 	slices.SortFunc(r.Subflows, func(a, b SubflowReading) int { return cmp.Compare(a.Access, b.Access) })
 	return subs
 }
+
+// PathReading is what steering knows of one session's access: its PMF
+// round-trip time and whether the UE reported it unavailable, whether its
+// links are down, and the role the session's decision gives it.
+type PathReading struct {
+	Access         string `json:"access"`
+	PMFRTTMicros   int64  `json:"pmf_rtt_us"` // 0: not measured
+	PMFUnavailable bool   `json:"pmf_unavailable,omitempty"`
+	LinkDown       bool   `json:"link_down,omitempty"`
+}
+
+// SessionPaths is a session's accesses as steering sees them.
+type SessionPaths struct {
+	SEID  atsss.SEID    `json:"seid"`
+	Paths []PathReading `json:"paths"`
+}
+
+// Paths returns what steering knows of each session's accesses, by SEID;
+// nil without steering.
+func (p *Proxy) Paths() []SessionPaths {
+	if p.steer == nil {
+		return nil
+	}
+	s := p.steer
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SessionPaths, 0, len(s.paths))
+	for seid, sp := range s.paths {
+		r := SessionPaths{SEID: seid}
+		for _, a := range atsss.Accesses {
+			r.Paths = append(r.Paths, PathReading{Access: a.String(), PMFRTTMicros: sp.rtt[a].Microseconds(),
+				PMFUnavailable: sp.pmfDown[a], LinkDown: s.linkDown[a]})
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b SessionPaths) int { return cmp.Compare(a.SEID, b.SEID) })
+	return out
+}

@@ -365,3 +365,76 @@ func (s *sampledTransfer) finish() (traffic.Result, timeline.Timeline) {
 	<-s.samplerDone
 	return res, s.sampler.Timeline()
 }
+
+// TestNetnsPMF: atsssd's PMF server measures each access's RTT through the
+// link emulator within 10 % (or 2 ms) of the emulated RTT, and a UE's PMF
+// report that its active access is unavailable moves an Active-Standby
+// connection's traffic to the standby and reaches the SMF as a SESR report.
+func TestNetnsPMF(t *testing.T) {
+	delay := [2]time.Duration{atsss.Access3GPP: 20 * time.Millisecond, atsss.AccessNon3GPP: 5 * time.Millisecond}
+	r := newRig(t, rig.Options{
+		Lab: lab.Config{Emulate: [2]linkemu.Profile{
+			atsss.Access3GPP:    {Delay: delay[atsss.Access3GPP]},
+			atsss.AccessNon3GPP: {Delay: delay[atsss.AccessNon3GPP]},
+		}},
+		Proxy: map[string]any{"steering": true},
+		PMF:   map[string]any{"echo_interval": "100ms", "rtt_gain": 0.25},
+	})
+	ctx := t.Context()
+	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smf, err := r.SMF.Listen(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ue.StartPMF(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // twenty echoes per access
+	paths, err := r.Daemon.Paths(ctx)
+	if err != nil || len(paths) != 1 || len(paths[0].Paths) != 2 {
+		t.Fatalf("/paths: %+v, %v; want the session's two accesses", paths, err)
+	}
+	for _, a := range atsss.Accesses {
+		got := time.Duration(paths[0].Paths[a].PMFRTTMicros) * time.Microsecond
+		want := 2 * delay[a]
+		t.Logf("%v: PMF RTT %v, emulated %v", a, got, want)
+		if tol := max(want/10, 2*time.Millisecond); got < want-tol || got > want+tol {
+			t.Errorf("%v: PMF RTT %v, want %v ± %v", a, got, want, tol)
+		}
+	}
+
+	serveDN(t, r, dnPort, nil, nil)
+	c := dialBoth(t, ue, atsss.Access3GPP)
+	defer c.Close()
+	if err := client.ReportAccess(ctx, atsss.AccessNon3GPP, atsss.Access3GPP, false); err != nil {
+		t.Fatal(err)
+	}
+	var before [2]lab.Counters
+	for _, a := range atsss.Accesses {
+		if before[a], err = r.Lab.AccessCounters(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const size = 8 << 20
+	if res := traffic.Run(ctx, c, traffic.Request{Up: size, Down: size, Seed: 31, KeepWriteOpen: true}, nil, nil); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	after, err := r.Lab.AccessCounters(atsss.Access3GPP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx := after.TxBytes - before[atsss.Access3GPP].TxBytes; tx > size/100 {
+		t.Errorf("after the UE reported 3GPP unavailable, the proxy still sent %d bytes over it", tx)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := daemontest.WaitFor(wctx, func() bool {
+		return strings.Contains(strings.Join(smf.Lines(), "\n"), `"access":"3gpp","available":false`)
+	}); err != nil {
+		t.Errorf("the SMF got no SESR report of the UE's unavailability report: %q", smf.Lines())
+	}
+}

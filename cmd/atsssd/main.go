@@ -188,6 +188,9 @@ func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store
 		mux.HandleFunc("GET /connections", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, proxy.Connections(), log)
 		})
+		mux.HandleFunc("GET /paths", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, proxy.Paths(), log)
+		})
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -255,6 +255,13 @@ func (d *Daemon) Connections(ctx context.Context) ([]mptcpproxy.Connection, erro
 	return out, d.getJSON(ctx, "/connections", &out)
 }
 
+// Paths fetches what the proxy's steering knows of each session's accesses
+// from /paths.
+func (d *Daemon) Paths(ctx context.Context) ([]mptcpproxy.SessionPaths, error) {
+	var out []mptcpproxy.SessionPaths
+	return out, d.getJSON(ctx, "/paths", &out)
+}
+
 // getJSON decodes the JSON the daemon serves at path into v.
 func (d *Daemon) getJSON(ctx context.Context, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metrics.String()+path, nil)
