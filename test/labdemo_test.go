@@ -63,15 +63,7 @@ func TestNetnsLabDemo(t *testing.T) {
 // access carried ~nothing during the cut (after a grace interval for
 // packets in flight) and carried traffic after it was restored.
 func checkDemoCSV(t *testing.T, path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) < 2 {
-		t.Fatalf("read %s: %v (%d rows)", path, err, len(rows))
-	}
+	rows := readCSV(t, path)
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -185,4 +177,70 @@ func TestNetnsLabDemoInterrupted(t *testing.T) {
 		t.Error("interrupted demo exited 0")
 	}
 	checkLabGone(t, out.String())
+}
+
+// TestNetnsLabScenarioActiveStandby runs `atsss-lab scenario
+// active-standby`: before the cut the active 3GPP access carries the
+// traffic, while its link is down the standby does, and the transfer is
+// intact.
+func TestNetnsLabScenarioActiveStandby(t *testing.T) {
+	bin := labDemo(t)
+	out := filepath.Join(t.TempDir(), "as.svg")
+	b, err := exec.CommandContext(t.Context(), bin, "scenario", "-size", "128", "-out", out, "active-standby").CombinedOutput()
+	t.Logf("atsss-lab scenario active-standby:\n%s", b)
+	if err != nil {
+		t.Fatalf("atsss-lab scenario: %v", err)
+	}
+	if !strings.Contains(string(b), "integrity:    OK") {
+		t.Error("the summary does not report an intact transfer")
+	}
+	rows := readCSV(t, strings.TrimSuffix(out, ".svg")+".csv")
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var cut, restored int
+	for i, r := range rows[1:] {
+		switch {
+		case strings.Contains(r[col["marks"]], "cut"):
+			cut = i + 1
+		case strings.Contains(r[col["marks"]], "restored"):
+			restored = i + 1
+		}
+	}
+	if cut == 0 || restored <= cut+5 {
+		t.Fatalf("marks: cut in row %d, restored in row %d", cut, restored)
+	}
+	share3GPP := func(from, to int) float64 {
+		var b [2]float64
+		for _, r := range rows[from:to] {
+			for a, name := range []string{"3gpp bytes", "non3gpp bytes"} {
+				n, _ := strconv.ParseFloat(r[col[name]], 64)
+				b[a] += n
+			}
+		}
+		return b[0] / (b[0] + b[1])
+	}
+	if s := share3GPP(1, cut); s < 0.95 {
+		t.Errorf("before the cut 3GPP (active) carried %.1f %% of the bytes, want ≥ 95 %%", 100*s)
+	}
+	// From half a second after the cut, past what was in flight.
+	if s := share3GPP(cut+5, restored); s > 0.05 {
+		t.Errorf("while 3GPP was down it carried %.1f %% of the bytes", 100*s)
+	}
+	checkLabGone(t, string(b))
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("read %s: %v (%d rows)", path, err, len(rows))
+	}
+	return rows
 }

@@ -40,7 +40,7 @@ func demo(ctx context.Context, args []string, out io.Writer) (err error) {
 	if *sizeMiB == 0 {
 		return fmt.Errorf("-size: must be at least 1 MiB")
 	}
-	l, err := start(ctx, out, rates.config())
+	l, err := start(ctx, out, rig.Options{Lab: rates.config()}, demoSession)
 	if err != nil {
 		return err
 	}
@@ -55,11 +55,24 @@ func demo(ctx context.Context, args []string, out io.Writer) (err error) {
 	}
 	fmt.Fprintf(out, "moving %d MiB up %s %d MiB down: UE → %v:%d (MPTCP; RFC 8803 Convert %s) → DN %v:%d (TCP); the non-3GPP access is cut by %v for %v halfway\n",
 		*sizeMiB, order, *sizeMiB, lab.ProxyAddr, rig.ProxyPort, convertIn, lab.DNAddr, dnPort, method, *cutFor)
-	live := liveLine(out)
-	rep, err := continuity.Run(ctx, l.rig, l.ue, continuity.Scenario{
+	return l.play(ctx, out, continuity.Scenario{
 		Size: *sizeMiB << 20, Cut: atsss.AccessNon3GPP, How: method, For: *cutFor, CutAt: 0.5,
-		Sequential: *sequential, ZeroRTT: *zeroRTT, DNPort: dnPort, Progress: live,
-	})
+		Sequential: *sequential, ZeroRTT: *zeroRTT, DNPort: dnPort,
+	}, *plot, fmt.Sprintf("atsss lab: non-3GPP cut by %v for %v, then restored", method, *cutFor))
+}
+
+// demoSession is the demo's MA PDU session: Load-Balancing 50/50, so that
+// the connection uses both accesses from the start.
+var demoSession = sessionSpec{
+	spec:  rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"},
+	about: "MPTCP Load-Balancing 50/50",
+}
+
+// play runs s with a live line, prints the summary and writes the plot.
+func (l *running) play(ctx context.Context, out io.Writer, s continuity.Scenario, plot, title string) error {
+	live := liveLine(out)
+	s.Progress = live
+	rep, err := continuity.Run(ctx, l.rig, l.ue, s)
 	live("")
 	if err != nil {
 		return err
@@ -67,11 +80,10 @@ func demo(ctx context.Context, args []string, out io.Writer) (err error) {
 	intact := rep.Intact()
 	summarize(out, rep, intact)
 	if rep.Timeline.Len() > 0 {
-		title := fmt.Sprintf("atsss lab: non-3GPP cut by %v for %v, then restored", method, *cutFor)
-		if err := os.MkdirAll(filepath.Dir(*plot), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(plot), 0o755); err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
-		names, err := rep.Timeline.WriteFiles(*plot, title)
+		names, err := rep.Timeline.WriteFiles(plot, title)
 		if err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
@@ -90,8 +102,8 @@ func summarize(out io.Writer, rep continuity.Report, intact error) {
 	} else {
 		fmt.Fprintf(out, "integrity:    FAILED — %v\n", intact)
 	}
-	fmt.Fprintf(out, "per access:   3GPP %s, non-3GPP %s (both directions, on the wire); non-3GPP after restore %s\n",
-		mb(bytes[atsss.Access3GPP]), mb(bytes[atsss.AccessNon3GPP]), mb(rep.CutAccessAfterRestore()))
+	fmt.Fprintf(out, "per access:   3GPP %s, non-3GPP %s (both directions, on the wire); %v after restore %s\n",
+		mb(bytes[atsss.Access3GPP]), mb(bytes[atsss.AccessNon3GPP]), rep.Scenario.Cut, mb(rep.CutAccessAfterRestore()))
 	fmt.Fprintf(out, "outage:       uplink %v, downlink %v after the cut (%v timeline)\n", up, down, continuity.Interval)
 	upMean, downMean := meanMbps(tl, continuity.SeriesUp), meanMbps(tl, continuity.SeriesDown)
 	fmt.Fprintf(out, "throughput:   uplink %.0f Mbit/s, downlink %.0f Mbit/s (mean over the intervals that moved data)\n", upMean, downMean)

@@ -38,10 +38,18 @@ type running struct {
 	ue  *rig.UE
 }
 
+// sessionSpec is the MA PDU session a command has the SMF establish, and
+// how to say it.
+type sessionSpec struct {
+	spec  rig.SessionSpec
+	about string
+}
+
 // start checks the machine, builds atsssd and smfsim, the lab, starts
 // atsssd and has the SMF establish one MA PDU session, telling out each
 // step. On error it removes what it made.
-func start(ctx context.Context, out io.Writer, cfg lab.Config) (*running, error) {
+func start(ctx context.Context, out io.Writer, opts rig.Options, session sessionSpec) (*running, error) {
+	cfg := opts.Lab
 	if os.Geteuid() != 0 {
 		return nil, errors.New("run as root: the lab makes network namespaces")
 	}
@@ -49,22 +57,20 @@ func start(ctx context.Context, out io.Writer, cfg lab.Config) (*running, error)
 		return nil, err
 	}
 	fmt.Fprintln(out, "building atsssd and smfsim, then the lab (namespaces ue, upf, dn; 3GPP and non-3GPP access links)")
-	r, err := rig.New(ctx, "", rig.Options{Lab: cfg})
+	r, err := rig.New(ctx, "", opts)
 	if err != nil {
 		return nil, err
 	}
 	l := &running{rig: r}
 	fmt.Fprintf(out, "lab %s: atsssd (N4 and MPTCP proxy on %v:%d) runs in %s; shaping 3GPP %v, non-3GPP %v\n",
 		r.Lab.ID(), lab.ProxyAddr, rig.ProxyPort, r.Lab.UPF.Name, rateString(cfg.Rate[atsss.Access3GPP]), rateString(cfg.Rate[atsss.AccessNon3GPP]))
-	// Load-Balancing 50/50 so that the connection uses both accesses from
-	// the start; steering by mode is the steering package's work.
-	l.ue, err = r.Establish(ctx, rig.SessionSpec{Mode: "load-balancing", Weights: "50/50"})
+	l.ue, err = r.Establish(ctx, session.spec)
 	if err != nil {
 		l.close(io.Discard, nil)
 		return nil, fmt.Errorf("establish the MA PDU session: %w", err)
 	}
-	fmt.Fprintf(out, "SMF established an MA PDU session over N4: UE %v, link-specific addresses 3GPP %v, non-3GPP %v, MPTCP Load-Balancing 50/50\n",
-		l.ue.Addr, l.ue.LinkSpecific[atsss.Access3GPP], l.ue.LinkSpecific[atsss.AccessNon3GPP])
+	fmt.Fprintf(out, "SMF established an MA PDU session over N4: UE %v, link-specific addresses 3GPP %v, non-3GPP %v, %s\n",
+		l.ue.Addr, l.ue.LinkSpecific[atsss.Access3GPP], l.ue.LinkSpecific[atsss.AccessNon3GPP], session.about)
 	return l, nil
 }
 

@@ -3,6 +3,7 @@
 // (smfsim) installing MA PDU sessions, and a lab UE.
 //
 //	atsss-lab demo [-size MiB] [-cut link-down|silent-drop] [-out file.svg]
+//	atsss-lab scenario [-size MiB] [-out file.svg] active-standby|smallest-delay
 //	atsss-lab up                 # the lab with atsssd and one session, until Ctrl-C
 //	atsss-lab list               # labs left in /run/netns
 //	atsss-lab down [lab-id ...]  # remove them (default: every atsss lab)
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	switch cmd {
 	case "demo":
 		return demo(ctx, args, out)
+	case "scenario":
+		return runScenario(ctx, args, out)
 	case "up":
 		return up(ctx, args, out)
 	case "list":

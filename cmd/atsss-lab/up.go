@@ -8,6 +8,7 @@ import (
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/rig"
 )
 
 // up builds the lab with atsssd and one session and keeps it until the
@@ -18,7 +19,7 @@ func up(ctx context.Context, args []string, out io.Writer) (err error) {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l, err := start(ctx, out, rates.config())
+	l, err := start(ctx, out, rig.Options{Lab: rates.config()}, demoSession)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,9 @@ type Scenario struct {
 	Cut atsss.AccessType
 	How lab.CutMethod
 	For time.Duration
+	// OpenOverCut opens the connection (its first subflow) over the access
+	// that will be cut; otherwise over the other one.
+	OpenOverCut bool
 	// CutAt is the share of all bytes (both directions) that has arrived
 	// when the cut starts, in (0, 1); 0.5 is halfway.
 	CutAt float64
@@ -105,8 +108,7 @@ func (r Report) AccessBytes() [2]uint64 {
 }
 
 // Run plays the scenario for ue, an established session of r whose
-// connections may use both accesses. The connection opens over the access
-// that is not cut.
+// connections may use both accesses.
 func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error) {
 	rep := Report{Scenario: s}
 	if s.Size == 0 || s.CutAt <= 0 || s.CutAt >= 1 || s.For <= 0 {
@@ -120,7 +122,11 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 	defer ln.Close()
 	served := traffic.Serve(ln, &dnUp, &dnDown)
 
-	d := ue.Dialer(1 - s.Cut)
+	first := 1 - s.Cut
+	if s.OpenOverCut {
+		first = s.Cut
+	}
+	d := ue.Dialer(first)
 	d.AfterHandshake = !s.ZeroRTT
 	c, err := d.Dial(ctx, netip.AddrPortFrom(lab.DNAddr, s.DNPort))
 	if err != nil {
