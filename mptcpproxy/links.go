@@ -37,7 +37,15 @@ func (p *Proxy) watchLinks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("access links: subscribe: %w", err)
 	}
+	// up holds the state of the access links seen so far; other links'
+	// updates are not kept.
 	up := map[string]bool{}
+	tracked := map[string]bool{}
+	for _, a := range atsss.Accesses {
+		for _, n := range p.cfg.AccessLinks.of(a) {
+			tracked[n] = true
+		}
+	}
 	var down [2]bool
 	for {
 		select {
@@ -50,6 +58,9 @@ func (p *Proxy) watchLinks(ctx context.Context) error {
 				return fmt.Errorf("access links: netlink subscription closed")
 			}
 			attrs := u.Attrs()
+			if !tracked[attrs.Name] {
+				continue
+			}
 			if u.Header.Type == unix.RTM_DELLINK {
 				delete(up, attrs.Name)
 			} else {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -35,8 +34,9 @@ type steerer struct {
 	maxSubflows int
 	pm          *pm.Client // commands (SET_FLAGS, SUBFLOW_DESTROY)
 
-	mu      sync.Mutex // guards the fields below
-	byToken map[uint32]*steered
+	mu      sync.Mutex               // guards the fields below
+	byToken map[uint32]*steered      // for the events
+	byConn  map[*conn]*steered       // for session changes and closing
 	splits  map[atsss.SEID]*splitter // Load-Balancing sessions' assignment
 	paths   map[atsss.SEID]*sessionPaths
 	// linkDown: all the links of the access are down (AccessLinks).
@@ -69,7 +69,7 @@ func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
 		return nil, fmt.Errorf("mptcp path manager: %w", err)
 	}
 	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c,
-		byToken: map[uint32]*steered{}, splits: map[atsss.SEID]*splitter{}, paths: map[atsss.SEID]*sessionPaths{}}, nil
+		byToken: map[uint32]*steered{}, byConn: map[*conn]*steered{}, splits: map[atsss.SEID]*splitter{}, paths: map[atsss.SEID]*sessionPaths{}}, nil
 }
 
 // run listens to the path manager's events until ctx ends. events must be
@@ -113,10 +113,10 @@ func (s *steerer) add(c *conn, now time.Time) {
 	d := s.decide(c.ue, now)
 	s.mu.Lock()
 	if splits(d) {
-		st.pin = s.splitterOf(c.ue.seid).pick(d.Share)
+		st.pin = entry(s.splits, c.ue.seid).pick(d.Share)
 	}
 	st.decision = st.apply(d)
-	s.byToken[st.token] = st
+	s.byToken[st.token], s.byConn[c] = st, st
 	s.mu.Unlock()
 	// Registered first, read second: a join between the two is seen by
 	// both, and flagging a subflow twice is harmless.
@@ -141,13 +141,14 @@ func (st *steered) apply(d steering.Decision) steering.Decision {
 	return d
 }
 
-func (s *steerer) splitterOf(seid atsss.SEID) *splitter {
-	w := s.splits[seid]
-	if w == nil {
-		w = &splitter{}
-		s.splits[seid] = w
+// entry returns m[k], making it first if need be.
+func entry[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
 	}
-	return w
+	return v
 }
 
 // forget drops what the steerer keeps of a deleted session.
@@ -162,11 +163,9 @@ func (s *steerer) forget(seid atsss.SEID) {
 func (s *steerer) remove(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for t, st := range s.byToken {
-		if st.c == c {
-			delete(s.byToken, t)
-			return
-		}
+	if st := s.byConn[c]; st != nil {
+		delete(s.byToken, st.token)
+		delete(s.byConn, c)
 	}
 }
 
@@ -182,12 +181,14 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool)
 		c.abort("foreign subflow")
 		return
 	}
-	if n := s.subflows(c); fresh && n > s.maxSubflows {
-		s.log.Info("subflow refused: limit reached", "seid", uint64(u.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
-		if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
-			s.log.Debug("destroy subflow", "err", err)
+	if fresh {
+		if n := s.subflows(c); n > s.maxSubflows {
+			s.log.Info("subflow refused: limit reached", "seid", uint64(u.seid), "subflow_ip", remote.Addr().String(), "subflows", n)
+			if err := s.pm.DestroySubflow(st.token, local, remote); err != nil {
+				s.log.Debug("destroy subflow", "err", err)
+			}
+			return
 		}
-		return
 	}
 	a, ok := u.accessOf(remote.Addr())
 	if !ok {
@@ -228,8 +229,8 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool)
 func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 	var todo []*steered
 	s.mu.Lock()
-	for _, st := range s.byToken {
-		if slices.Contains(conns, st.c) {
+	for _, c := range conns {
+		if st := s.byConn[c]; st != nil {
 			todo = append(todo, st)
 		}
 	}
@@ -289,7 +290,7 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sp := s.pathsOf(u.seid)
+	sp := entry(s.paths, u.seid)
 	st := &sp.state
 	for _, a := range atsss.Accesses {
 		p := &st.Paths[a]
@@ -303,26 +304,19 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 	return steering.Decide(u.rule, st, now)
 }
 
-func (s *steerer) pathsOf(seid atsss.SEID) *sessionPaths {
-	sp := s.paths[seid]
-	if sp == nil {
-		sp = &sessionPaths{}
-		s.paths[seid] = sp
-	}
-	return sp
-}
 
-// pmfEvent takes a PMF RTT (isRTT) or availability report of a session's
-// access.
-func (s *steerer) pmfEvent(seid atsss.SEID, a atsss.AccessType, rtt time.Duration, available, isRTT bool) {
+// pmfRTT takes the PMF's smoothed RTT of a session's access.
+func (s *steerer) pmfRTT(seid atsss.SEID, a atsss.AccessType, rtt time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sp := s.pathsOf(seid)
-	if isRTT {
-		sp.rtt[a] = rtt
-	} else {
-		sp.pmfDown[a] = !available
-	}
+	entry(s.paths, seid).rtt[a] = rtt
+}
+
+// pmfAvailability takes the UE's PMF report on a session's access.
+func (s *steerer) pmfAvailability(seid atsss.SEID, a atsss.AccessType, available bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entry(s.paths, seid).pmfDown[a] = !available
 }
 
 func (s *steerer) subflows(c *conn) int {
@@ -363,9 +357,9 @@ func (p *Proxy) PathEvent(ev pmf.Event) {
 	}
 	switch ev.Kind {
 	case pmf.KindRTT:
-		p.steer.pmfEvent(ev.Path.SEID, ev.Path.Access, ev.RTT, false, true)
+		p.steer.pmfRTT(ev.Path.SEID, ev.Path.Access, ev.RTT)
 	case pmf.KindAvailability:
-		p.steer.pmfEvent(ev.Path.SEID, ev.Path.Access, 0, ev.Available, false)
+		p.steer.pmfAvailability(ev.Path.SEID, ev.Path.Access, ev.Available)
 	default:
 		return
 	}

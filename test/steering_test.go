@@ -54,24 +54,12 @@ func activeStandbyShare(t *testing.T, steer bool) float64 {
 	serveDN(t, r, dnPort, nil, nil)
 	c := dialBoth(t, ue, atsss.AccessNon3GPP) // the first subflow over the standby
 	defer c.Close()
-	var before [2]lab.Counters
-	for _, a := range atsss.Accesses {
-		if before[a], err = r.Lab.AccessCounters(a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	before := linkCounters(t, r)
 	const size = 16 << 20
 	if res := traffic.Run(transferCtx(t), c, traffic.Request{Up: size, Down: size, Seed: 21, KeepWriteOpen: true}, nil, nil); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	var moved [2]float64
-	for _, a := range atsss.Accesses {
-		after, err := r.Lab.AccessCounters(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		moved[a] = float64(after.RxBytes+after.TxBytes) - float64(before[a].RxBytes+before[a].TxBytes)
-	}
+	moved := bothWays(before, linkCounters(t, r))
 	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f", moved[0], moved[1])
 	return moved[atsss.Access3GPP] / (moved[0] + moved[1])
 }
@@ -202,12 +190,7 @@ func TestNetnsSteeringLoadBalancing(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveDN(t, r, dnPort, nil, nil)
-	var before [2]lab.Counters
-	for _, a := range atsss.Accesses {
-		if before[a], err = r.Lab.AccessCounters(a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	before := linkCounters(t, r)
 	for i := range 50 {
 		c := dialBoth(t, ue, atsss.AccessType(i%2)) // no bias from the first subflow
 		res := traffic.Run(transferCtx(t), c, traffic.Request{Up: 256 << 10, Down: 2 << 20, Seed: uint64(i), KeepWriteOpen: true}, nil, nil)
@@ -216,14 +199,7 @@ func TestNetnsSteeringLoadBalancing(t *testing.T) {
 			t.Fatalf("connection %d: %v", i, res.Err)
 		}
 	}
-	var moved [2]float64
-	for _, a := range atsss.Accesses {
-		after, err := r.Lab.AccessCounters(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		moved[a] = float64(after.RxBytes+after.TxBytes) - float64(before[a].RxBytes+before[a].TxBytes)
-	}
+	moved := bothWays(before, linkCounters(t, r))
 	share := 100 * moved[atsss.Access3GPP] / (moved[0] + moved[1])
 	t.Logf("bytes on the links: 3GPP %.0f, non-3GPP %.0f: 3GPP %.1f %%", moved[0], moved[1], share)
 	if share < 65 || share > 75 {
@@ -396,21 +372,13 @@ func TestNetnsPMF(t *testing.T) {
 	if err := client.ReportAccess(ctx, atsss.AccessNon3GPP, atsss.Access3GPP, false); err != nil {
 		t.Fatal(err)
 	}
-	var before [2]lab.Counters
-	for _, a := range atsss.Accesses {
-		if before[a], err = r.Lab.AccessCounters(a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	before := linkCounters(t, r)
 	const size = 8 << 20
 	if res := traffic.Run(transferCtx(t), c, traffic.Request{Up: size, Down: size, Seed: 31, KeepWriteOpen: true}, nil, nil); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	after, err := r.Lab.AccessCounters(atsss.Access3GPP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tx := after.TxBytes - before[atsss.Access3GPP].TxBytes; tx > size/100 {
+	after := linkCounters(t, r)
+	if tx := after[atsss.Access3GPP].TxBytes - before[atsss.Access3GPP].TxBytes; tx > size/100 {
 		t.Errorf("after the UE reported 3GPP unavailable, the proxy still sent %d bytes over it", tx)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -428,4 +396,27 @@ func transferCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// linkCounters reads upf's counters of both access links.
+func linkCounters(t *testing.T, r *rig.Rig) [2]lab.Counters {
+	t.Helper()
+	var c [2]lab.Counters
+	for _, a := range atsss.Accesses {
+		var err error
+		if c[a], err = r.Lab.AccessCounters(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// bothWays returns the bytes each access link carried, both directions,
+// from one reading to a later one.
+func bothWays(before, after [2]lab.Counters) [2]float64 {
+	var moved [2]float64
+	for _, a := range atsss.Accesses {
+		moved[a] = float64(after[a].RxBytes+after[a].TxBytes) - float64(before[a].RxBytes+before[a].TxBytes)
+	}
+	return moved
 }

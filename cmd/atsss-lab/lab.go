@@ -49,7 +49,6 @@ type sessionSpec struct {
 // atsssd and has the SMF establish one MA PDU session, telling out each
 // step. On error it removes what it made.
 func start(ctx context.Context, out io.Writer, opts rig.Options, session sessionSpec) (*running, error) {
-	cfg := opts.Lab
 	if os.Geteuid() != 0 {
 		return nil, errors.New("run as root: the lab makes network namespaces")
 	}
@@ -63,7 +62,7 @@ func start(ctx context.Context, out io.Writer, opts rig.Options, session session
 	}
 	l := &running{rig: r}
 	fmt.Fprintf(out, "lab %s: atsssd (N4 and MPTCP proxy on %v:%d) runs in %s; shaping 3GPP %v, non-3GPP %v\n",
-		r.Lab.ID(), lab.ProxyAddr, rig.ProxyPort, r.Lab.UPF.Name, rateString(cfg.Rate[atsss.Access3GPP]), rateString(cfg.Rate[atsss.AccessNon3GPP]))
+		r.Lab.ID(), lab.ProxyAddr, rig.ProxyPort, r.Lab.UPF.Name, rateString(opts.Lab.Rate[atsss.Access3GPP]), rateString(opts.Lab.Rate[atsss.AccessNon3GPP]))
 	l.ue, err = r.Establish(ctx, session.spec)
 	if err != nil {
 		l.close(io.Discard, nil)
