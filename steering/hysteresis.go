@@ -73,7 +73,9 @@ const (
 // measurements neither cross nor recover.
 func updateThresholds(t thresholds, paths *[2]Path, m *memory, now time.Time) {
 	rttThr := time.Duration(t.rtt) * time.Millisecond
-	rttBack := rttThr - max(ThresholdRTTMarginMin, rttThr*ThresholdRTTMarginPercent/100)
+	// The margin is capped at half the threshold, so that a threshold of
+	// a few milliseconds can still be crossed back.
+	rttBack := rttThr - min(max(ThresholdRTTMarginMin, rttThr*ThresholdRTTMarginPercent/100), rttThr/2)
 	plrThr := LossRate(t.plr) * 10
 	plrBack := max(int(plrThr)-int(max(ThresholdPLRMarginMin, plrThr*ThresholdPLRMarginPercent/100)), 0)
 	for _, a := range atsss.Accesses {

@@ -107,6 +107,13 @@ var sequenceCases = []seqCase{
 		{100 * ms, nothing, dec(70, 30, A, A, a3, ReasonWeights)},
 		{100 * ms, rtts(31, 10), dec(0, 100, B, A, aN, ReasonOverThreshold)}, // crossing again is immediate
 	}},
+	{name: "lb/small-threshold-recovers", mar: withRTT(marLB(70), 2), steps: []seqStep{
+		// The margin is capped at half the threshold: 2 ms recovers at 1 ms.
+		{0, rtts(1, 1), dec(70, 30, A, A, a3, ReasonWeights)},
+		{100 * ms, rtts(5, 1), dec(0, 100, B, A, aN, ReasonOverThreshold)},
+		{100 * ms, rtts(1, 1), dec(0, 100, B, A, aN, ReasonOverThreshold)}, // clear: hold starts
+		{time.Second, nothing, dec(70, 30, A, A, a3, ReasonWeights)},
+	}},
 	{name: "lb/plr-recovery", mar: withPLR(marLB(70), 2), steps: []seqStep{
 		{0, func(s *State) { s.Paths[aN].Loss, s.Paths[aN].LossKnown = 25, true }, dec(100, 0, A, B, a3, ReasonOverThreshold)},
 		{time.Second, func(s *State) { s.Paths[aN].Loss = 16 }, dec(100, 0, A, B, a3, ReasonOverThreshold)}, // 1.6 %: margin 0.5 % not cleared

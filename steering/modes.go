@@ -13,12 +13,11 @@ func activeStandby(r *Rule, up [2]bool) Decision {
 	switch {
 	case up[act]:
 		return single(act, ReasonActive)
-	case r.fallback && up[other(act)]:
+	case r.fallback:
+		// Decide handles both accesses down, so the Standby is up.
 		return single(other(act), ReasonStandby)
-	case !r.fallback:
-		return Decision{Primary: act, Reason: ReasonNoStandby}
 	}
-	return none(r)
+	return Decision{Primary: act, Reason: ReasonNoStandby}
 }
 
 // priorityBased: all traffic on the High priority access; overflow onto the

@@ -17,8 +17,7 @@ var ErrUnknownPath = errors.New("no PMF message from the UE on this path yet")
 // what it queues in out. The Server's mutex guards it.
 type core struct {
 	listen []Listener // resolved addresses
-	lookup LookupFunc
-	cfg    Config // with defaults
+	cfg    Config     // with defaults
 	tm     timing
 
 	sessions map[atsss.SEID]*ueSession
@@ -80,7 +79,6 @@ type Stats struct {
 func newCore(cfg Config, listen []Listener) *core {
 	return &core{
 		listen:   listen,
-		lookup:   cfg.Lookup,
 		cfg:      cfg,
 		tm:       cfg.timing(),
 		sessions: map[atsss.SEID]*ueSession{},
@@ -102,7 +100,7 @@ func (c *core) receive(now time.Time, li int, ue netip.AddrPort, m Message) {
 	}
 	p := c.byAddr[addrKey{li, ue}]
 	if p == nil {
-		seid, ok := c.lookup(c.listen[li], ue)
+		seid, ok := c.cfg.Lookup(c.listen[li], ue)
 		if !ok {
 			c.stats.UnknownUE++
 			return

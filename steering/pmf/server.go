@@ -239,7 +239,9 @@ func (s *Server) flushLocked() {
 	c.out = c.out[:0]
 	for _, e := range c.events {
 		if e.Kind == KindLearned {
-			s.log.Info("PMF UE address learned", "seid", e.Path.SEID, "access", e.Path.Access, "qfi", e.Path.QFI, "peer", e.UE)
+			// Debug: a UE that changes source port relearns on every
+			// datagram, and input is counted, not logged one by one.
+			s.log.Debug("PMF UE address learned", "seid", e.Path.SEID, "access", e.Path.Access, "qfi", e.Path.QFI, "peer", e.UE)
 		}
 		if s.eventsClosed {
 			continue
