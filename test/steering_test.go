@@ -244,6 +244,10 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	tr := startSampledTransfer(t, r, c, &dnUp, size, 29)
 	res, tl := tr.finish()
 	if res.Err != nil || res.Received != size {
+		for _, a := range atsss.Accesses {
+			st, err := r.Lab.EmulationStats(a)
+			t.Logf("%v emulator (uplink, downlink): %+v %v", a, st, err) // to tell the emulator's losses from the kernel's
+		}
 		t.Fatalf("UE side: received %d: %v", res.Received, res.Err)
 	}
 	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {

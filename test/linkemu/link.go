@@ -62,8 +62,9 @@ type Stats struct {
 	// KernelDrops were dropped by the kernel before the Link read them:
 	// the socket's receive buffer was full.
 	KernelDrops uint64
-	// Errors counts failed reads and writes, such as a write to an
-	// interface whose peer is down (a cut link); the frame is gone.
+	// Errors counts failed reads and writes; the frame is gone. A write to
+	// a middle link whose far end is down (a cut) mostly succeeds: the
+	// kernel drops the frame itself, and it counts in Frames.
 	Errors uint64
 }
 
@@ -146,9 +147,6 @@ func (l *Link) SetProfile(p Profile) error {
 	l.profile.Store(&p)
 	return nil
 }
-
-// Profile returns the profile in force.
-func (l *Link) Profile() Profile { return *l.profile.Load() }
 
 // Stats returns the counters of both directions: [0] is A→B, [1] B→A.
 func (l *Link) Stats() [2]Stats {
