@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -48,8 +49,10 @@ type steerer struct {
 // State (with its hysteresis memory) of the session's MPTCP rule.
 type sessionPaths struct {
 	rtt     [2]time.Duration // PMF RTT; 0: not measured
-	pmfDown [2]bool          // the UE reported the access unavailable
-	state   steering.State   // downlink: what the MAR steers
+	loss    [2]steering.LossRate
+	lossSet [2]bool        // loss holds a PMF PLR measurement
+	pmfDown [2]bool        // the UE reported the access unavailable
+	state   steering.State // downlink: what the MAR steers
 }
 
 // steered is a connection under steering.
@@ -300,16 +303,25 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 		// session does not keep.)
 		p.Unavailable = u.unavailable[a] || sp.pmfDown[a]
 		p.RTT = sp.rtt[a]
+		p.Loss, p.LossKnown = sp.loss[a], sp.lossSet[a]
 	}
 	return steering.Decide(u.rule, st, now)
 }
-
 
 // pmfRTT takes the PMF's smoothed RTT of a session's access.
 func (s *steerer) pmfRTT(seid atsss.SEID, a atsss.AccessType, rtt time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entry(s.paths, seid).rtt[a] = rtt
+}
+
+// pmfLoss takes the PMF's downlink packet loss rate (percent) of a
+// session's access.
+func (s *steerer) pmfLoss(seid atsss.SEID, a atsss.AccessType, percent float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := entry(s.paths, seid)
+	sp.loss[a], sp.lossSet[a] = steering.LossRate(min(math.Round(percent*10), 1000)), true
 }
 
 // pmfAvailability takes the UE's PMF report on a session's access.
@@ -348,9 +360,10 @@ func mptcpRule(s *atsss.Session) *steering.Rule {
 	return nil
 }
 
-// PathEvent feeds a PMF event (steering/pmf) to steering: the RTTs and the
-// UE's access availability reports of a session's default QoS flow
-// re-decide its connections. Other kinds are not used yet.
+// PathEvent feeds a PMF event (steering/pmf) to steering: the RTTs, the
+// downlink PLR measurements and the UE's access availability reports of a
+// session's default QoS flow re-decide its connections. Other kinds are not
+// used yet.
 func (p *Proxy) PathEvent(ev pmf.Event) {
 	if p.steer == nil || ev.Path.QFI != 0 {
 		return
@@ -358,6 +371,8 @@ func (p *Proxy) PathEvent(ev pmf.Event) {
 	switch ev.Kind {
 	case pmf.KindRTT:
 		p.steer.pmfRTT(ev.Path.SEID, ev.Path.Access, ev.RTT)
+	case pmf.KindPLR:
+		p.steer.pmfLoss(ev.Path.SEID, ev.Path.Access, ev.PLR)
 	case pmf.KindAvailability:
 		p.steer.pmfAvailability(ev.Path.SEID, ev.Path.Access, ev.Available)
 	default:
