@@ -189,7 +189,12 @@ type SessionSpec struct {
 	// Mode and Weights or Priorities of the MPTCP MAR (smfsim flags);
 	// default active-standby with 3GPP active.
 	Mode, Weights, Priorities string
-	SDF                       string // uplink (and downlink) PDR filter; default all traffic
+	// Thresholds of the MAR (smfsim -thresholds), such as "rtt=20ms,plr=5".
+	Thresholds string
+	// ATSSS is smfsim's -atsss list, such as "mptcp,pmf,drtti"; default
+	// smfsim's (mptcp and pmf).
+	ATSSS string
+	SDF   string // uplink (and downlink) PDR filter; default all traffic
 }
 
 // Establish has the SMF install an MPTCP MA PDU session, puts its
@@ -215,8 +220,10 @@ func (r *Rig) Establish(ctx context.Context, s SessionSpec) (*UE, error) {
 		p = "-/-"
 	}
 	args = append(args, "-weights", w, "-priorities", p)
-	if s.SDF != "" {
-		args = append(args, "-sdf", s.SDF)
+	for _, f := range [][2]string{{"-thresholds", s.Thresholds}, {"-atsss", s.ATSSS}, {"-sdf", s.SDF}} {
+		if f[1] != "" {
+			args = append(args, f[0], f[1])
+		}
 	}
 	out, err := r.SMF.Run(ctx, "establish", args...)
 	if err != nil {
