@@ -20,6 +20,7 @@ type ue struct {
 	policy       atsss.UplinkPolicy
 	rule         *steering.Rule // of the session's MPTCP MAR; nil: none
 	unavailable  [2]bool        // N4 Access Availability Information
+	drtti        bool           // RTTs from the MPTCP subflows, not the PMF
 }
 
 // owns reports whether a is an address of the session.
@@ -36,7 +37,7 @@ func (u *ue) accessOf(a netip.Addr) (atsss.AccessType, bool) {
 }
 
 func newUE(s *atsss.Session) *ue {
-	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s), unavailable: s.Unavailable}
+	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s), unavailable: s.Unavailable, drtti: s.ATSSS.Requested.DRTTI}
 	for _, a := range atsss.Accesses {
 		u.linkSpecific[a] = s.LinkSpecificAddrs(a)
 	}

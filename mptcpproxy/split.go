@@ -33,10 +33,13 @@ func (w *splitter) pick(share [2]uint8) atsss.AccessType {
 	return best
 }
 
-// splits reports whether d shares traffic between both accesses (and
-// duplicates nothing): the case for pinning connections.
+// splits reports whether d shares traffic between both accesses by
+// weight: the case for pinning connections. Duplication sends on both, and
+// a Priority-based overflow lets every connection use both: the kernel's
+// scheduler fills the saturated high-priority subflow and sends the rest
+// over the other, which is what overflow means.
 func splits(d steering.Decision) bool {
-	return !d.Duplicate && d.Share[atsss.Access3GPP] > 0 && d.Share[atsss.AccessNon3GPP] > 0
+	return !d.Duplicate && !d.Overflow && d.Share[atsss.Access3GPP] > 0 && d.Share[atsss.AccessNon3GPP] > 0
 }
 
 // pinned is d for a connection pinned to access a: the other access's

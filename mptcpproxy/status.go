@@ -100,7 +100,16 @@ type PathReading struct {
 	Access         string `json:"access"`
 	PMFRTTMicros   int64  `json:"pmf_rtt_us"` // 0: not measured
 	PMFUnavailable bool   `json:"pmf_unavailable,omitempty"`
-	LinkDown       bool   `json:"link_down,omitempty"`
+	// PMFLossPermille is the PMF's downlink loss in tenths of a percent;
+	// absent when not measured.
+	PMFLossPermille *uint16 `json:"pmf_loss_permille,omitempty"`
+	// SubflowRTTMicros is the lowest MPTCP subflow RTT, read only for the
+	// sessions that steer by it (DRTTI); 0: not read.
+	SubflowRTTMicros int64 `json:"subflow_rtt_us,omitempty"`
+	// Saturated: at the last sample a subflow over the access was limited
+	// by the path (read for Priority-based sessions only).
+	Saturated bool `json:"saturated,omitempty"`
+	LinkDown  bool `json:"link_down,omitempty"`
 }
 
 // SessionPaths is a session's accesses as steering sees them.
@@ -122,8 +131,13 @@ func (p *Proxy) Paths() []SessionPaths {
 	for seid, sp := range s.paths {
 		r := SessionPaths{SEID: seid}
 		for _, a := range atsss.Accesses {
-			r.Paths = append(r.Paths, PathReading{Access: a.String(), PMFRTTMicros: sp.rtt[a].Microseconds(),
-				PMFUnavailable: sp.pmfDown[a], LinkDown: s.linkDown[a]})
+			pr := PathReading{Access: a.String(), PMFRTTMicros: sp.rtt[a].Microseconds(), PMFUnavailable: sp.pmfDown[a],
+				SubflowRTTMicros: sp.subflowRTT[a].Microseconds(), Saturated: sp.saturated[a], LinkDown: s.linkDown[a]}
+			if sp.lossSet[a] {
+				loss := uint16(sp.loss[a])
+				pr.PMFLossPermille = &loss
+			}
+			r.Paths = append(r.Paths, pr)
 		}
 		out = append(out, r)
 	}

@@ -50,9 +50,12 @@ type steerer struct {
 type sessionPaths struct {
 	rtt     [2]time.Duration // PMF RTT; 0: not measured
 	loss    [2]steering.LossRate
-	lossSet [2]bool        // loss holds a PMF PLR measurement
-	pmfDown [2]bool        // the UE reported the access unavailable
-	state   steering.State // downlink: what the MAR steers
+	lossSet [2]bool // loss holds a PMF PLR measurement
+	pmfDown [2]bool // the UE reported the access unavailable
+	// Measured by the proxy (measure.go) for the sessions that need it.
+	saturated  [2]bool
+	subflowRTT [2]time.Duration
+	state      steering.State // downlink: what the MAR steers
 }
 
 // steered is a connection under steering.
@@ -64,6 +67,10 @@ type steered struct {
 	mu       sync.Mutex // guards the fields below; held while applying them
 	ue       *ue        // the session as last seen (conn.ue is the one admitted)
 	decision steering.Decision
+
+	// The subflows' busy times at the last sample; the sampler's alone.
+	busy      []busyReading
+	sampledAt time.Time
 }
 
 func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
@@ -77,10 +84,15 @@ func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
 
 // run listens to the path manager's events until ctx ends. events must be
 // open before the listeners accept, or the first joins are refused.
-func (s *steerer) run(ctx context.Context, events *pm.Events) error {
+func (s *steerer) run(parent context.Context, events *pm.Events) error {
 	defer s.pm.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	wg.Go(func() { s.sampleLoop(ctx) })
 	err := events.Run(ctx, s.event)
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return nil
 	}
 	return fmt.Errorf("mptcp_pm events: %w", err)
@@ -284,8 +296,9 @@ func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) {
 }
 
 // decide is the decision of u's MPTCP rule with what is known of its
-// accesses now: N4 availability, the access links, and the PMF's reports
-// and RTTs. The session's steering State persists, so that hysteresis
+// accesses now: N4 availability, the access links, the PMF's reports, RTTs
+// and loss, and what the proxy measures (saturation; subflow RTTs with
+// DRTTI). The session's steering State persists, so that hysteresis
 // holds across decisions. A session without an MPTCP rule steers nothing.
 func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 	if u.rule == nil {
@@ -303,6 +316,10 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 		// session does not keep.)
 		p.Unavailable = u.unavailable[a] || sp.pmfDown[a]
 		p.RTT = sp.rtt[a]
+		if u.drtti {
+			p.RTT = sp.subflowRTT[a] // PMF RTT is not allowed (RTTWP)
+		}
+		p.Congested = sp.saturated[a]
 		p.Loss, p.LossKnown = sp.loss[a], sp.lossSet[a]
 	}
 	return steering.Decide(u.rule, st, now)
