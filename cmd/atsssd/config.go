@@ -52,6 +52,14 @@ type pmfServerConfig struct {
 	EchoInterval time.Duration `yaml:"echo_interval"` // default 1s
 	// RTTGain is the weight of a new RTT sample in the smoothed RTT.
 	RTTGain float64 `yaml:"rtt_gain"` // default 0.125, as TCP's
+	// PLRInterval is how often the UPF reads and restarts its downlink
+	// packet loss count on each path, for MAR PLR thresholds. A reading
+	// needs 20 or more echoes in its window (5 % steps; see
+	// pmf.DefaultPLRMinMessages), so with a 1 s echo_interval one comes
+	// every 20 s; for finer steps make plr_interval/echo_interval larger.
+	// On by default: without it a PLR threshold never acts, and it costs
+	// two small messages per window and path.
+	PLRInterval time.Duration `yaml:"plr_interval"` // default 10s
 }
 
 // proxyConfig switches the MPTCP proxy on; the rest is the proxy's own.
@@ -148,6 +156,8 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("pmf_server.echo_interval: must not be negative, got %v", p.EchoInterval))
 		case p.RTTGain < 0 || p.RTTGain > 1:
 			errs = append(errs, fmt.Errorf("pmf_server.rtt_gain: want 0 to 1, got %v", p.RTTGain))
+		case p.PLRInterval < 0:
+			errs = append(errs, fmt.Errorf("pmf_server.plr_interval: must not be negative, got %v", p.PLRInterval))
 		}
 	}
 	if c.MPTCPProxy.Enabled {

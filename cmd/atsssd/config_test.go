@@ -5,7 +5,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// pmfYAML is a configuration with the PMF server on, feeding the proxy's
+// steering, ending inside pmf_server.
+const pmfYAML = "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
+	"  atsss:\n    mptcp:\n      address4: 203.0.113.1\n      port: 8803\n" +
+	"      link_specific_pools: {3gpp: [192.0.2.0/24], non3gpp: [198.51.100.0/24]}\n" +
+	"    pmf: {address4: 203.0.113.1, port_base: 20000}\n" +
+	"mptcp_proxy: {enabled: true, steering: true}\n" +
+	"pmf_server:\n  enabled: true\n"
 
 func TestLoadConfig(t *testing.T) {
 	if _, err := loadConfig("../../deploy/atsssd.yaml"); err != nil {
@@ -23,6 +33,8 @@ func TestLoadConfig(t *testing.T) {
 			"  atsss:\n    mptcp: {address4: 203.0.113.1, port: 8803}\n", "pfcp.atsss.mptcp.link_specific_pools.3gpp"},
 		{"PMF port base too high", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    pmf: {address4: 203.0.113.1, port_base: 65500}\n", "pfcp.atsss.pmf.port_base"},
+		{"negative PLR interval", pmfYAML + "  plr_interval: -1s\n", "pmf_server.plr_interval"},
+		{"bad PLR interval", pmfYAML + "  plr_interval: often\n", "pmf_server.plr_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,6 +45,34 @@ func TestLoadConfig(t *testing.T) {
 			_, err := loadConfig(path)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("loadConfig: %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestPMFServerConfig: pmf_server's settings reach the PMF server's
+// configuration as written, and zero keeps the PMF's defaults.
+func TestPMFServerConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       pmfServerConfig
+	}{
+		{"defaults", pmfYAML, pmfServerConfig{Enabled: true}},
+		{"set", pmfYAML + "  echo_interval: 50ms\n  rtt_gain: 0.25\n  plr_interval: 3s\n",
+			pmfServerConfig{Enabled: true, EchoInterval: 50 * time.Millisecond, RTTGain: 0.25, PLRInterval: 3 * time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PMFServer != tc.want {
+				t.Errorf("pmf_server %+v, want %+v", c.PMFServer, tc.want)
 			}
 		})
 	}

@@ -107,8 +107,8 @@ func run(configPath, logLevel string) error {
 }
 
 // runPMF starts the PMF server on pfcp.atsss.pmf's addresses and ports,
-// feeds its events to the proxy's steering and reports the UE's access
-// availability reports to the SMF.
+// feeds its events (RTT, downlink PLR, access reports) to the proxy's
+// steering and reports the UE's access availability reports to the SMF.
 func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, reports availabilityReporter, log *slog.Logger) error {
 	p := cfg.PFCP.ATSSS.PMF
 	var addrs []netip.Addr
@@ -122,6 +122,7 @@ func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Sto
 		Lookup:       pmf.StoreLookup(store),
 		EchoInterval: cfg.PMFServer.EchoInterval,
 		RTTGain:      cfg.PMFServer.RTTGain,
+		PLRInterval:  cfg.PMFServer.PLRInterval,
 		Logger:       log,
 	})
 	if err != nil {

@@ -362,9 +362,14 @@ func (c *Client) StartPLR(ctx context.Context, a atsss.AccessType) error {
 }
 
 // ReportPLR reads the UPF's count on access a and returns the uplink loss
-// of the window. With restart, counting goes on in a new window.
+// of the window. With restart, counting goes on in a new window. A reading
+// whose window edge is uncertain (the request was sent again after
+// measured messages) is ErrUncertain, with no result.
 func (c *Client) ReportPLR(ctx context.Context, a atsss.AccessType, restart bool) (PLRResult, error) {
 	d, err := c.do(ctx, a, Message{Type: TypePLRReportRequest, Restart: restart})
+	if err == nil && d.uncertain {
+		return PLRResult{}, fmt.Errorf("pmf client report PLR on %v: %w", a, ErrUncertain)
+	}
 	return d.plr, err
 }
 

@@ -35,9 +35,22 @@ func (systemClock) Now() time.Time { return time.Now() }
 // One echo a second per access keeps PMF traffic small with many UEs; a lab
 // that must follow an RTT change within a second or two sets EchoInterval to
 // 100ms and RTTGain to 0.25.
+//
+// A downlink PLR reading counts the measured messages the UPF sent in its
+// window (its own echoes, its answers to the UE's echoes, its TDS/TDR) and
+// those the UE received, so its resolution is 100/n percent for n messages:
+// about PLRInterval/EchoInterval when the UE does not echo itself. With
+// the defaults that is 10, so DefaultPLRMinMessages stretches each window
+// to 20 s for 5 % steps. A MAR PLR threshold of p % (TS 29.244 §8.2.196)
+// needs n well above 100/p: the steering package's hysteresis takes a
+// reading as crossed above p and as back only at p minus max(0.5, p/5)
+// points, so with n = 20 a threshold of 5 % crosses on 2 losses and clears
+// only on none. EchoInterval 50ms with PLRInterval 3s gives n = 60 (1.7 %
+// steps), what the lab's threshold test uses.
 const (
 	DefaultEchoInterval       = time.Second
 	DefaultPLRInterval        = 10 * time.Second
+	DefaultPLRMinMessages     = 20
 	DefaultEchoTimeout        = 2 * time.Second
 	DefaultRetransmitInterval = time.Second
 	DefaultMaxRetransmits     = 3
@@ -59,8 +72,15 @@ type Config struct {
 	// learned path; negative: never on its own (Probe still works).
 	EchoInterval time.Duration `yaml:"echo_interval"` // default 1s
 	// PLRInterval is how often the UPF reads and restarts its downlink PLR
-	// count on each learned path; negative: never on its own.
+	// count on each learned path, emitting a KindPLR event per reading;
+	// negative: never on its own (StartPLR and ReportPLR still work). The
+	// count starts when the UE's address on the path is learned.
 	PLRInterval time.Duration `yaml:"plr_interval"` // default 10s
+	// PLRMinMessages is the fewest measured messages a periodic reading's
+	// window holds: when PLRInterval ends with fewer, the window runs on
+	// to the next interval rather than report a coarse PLR, or a 0/0 one
+	// as no loss. It bounds the resolution to 100/PLRMinMessages percent.
+	PLRMinMessages int `yaml:"plr_min_messages"` // default 20
 	// EchoTimeout is how long an echo may go unanswered before it is lost.
 	EchoTimeout time.Duration `yaml:"echo_timeout"` // default 2s
 	// RetransmitInterval and MaxRetransmits govern requests other than
@@ -93,6 +113,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.Tick, DefaultTick)
 	if c.MaxRetransmits == 0 {
 		c.MaxRetransmits = DefaultMaxRetransmits
+	}
+	if c.PLRMinMessages == 0 {
+		c.PLRMinMessages = DefaultPLRMinMessages
 	}
 	if c.RTTGain == 0 {
 		c.RTTGain = DefaultRTTGain
@@ -136,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRetransmits < 0 {
 		return fmt.Errorf("max_retransmits: %d is negative", c.MaxRetransmits)
+	}
+	if c.PLRMinMessages < 0 {
+		return fmt.Errorf("plr_min_messages: %d is negative", c.PLRMinMessages)
 	}
 	if c.RTTGain < 0 || c.RTTGain > 1 {
 		return fmt.Errorf("rtt_gain: %v is outside (0, 1]", c.RTTGain)

@@ -74,6 +74,10 @@ type Stats struct {
 	SendErrors uint64
 	// EventsDropped: Server events the consumer did not take in time.
 	EventsDropped uint64
+	// PLRUncertain: PLR readings dropped, not reported, because a PLR
+	// request was sent again after measured messages, so the window's
+	// edge is not known (see link).
+	PLRUncertain uint64
 }
 
 func newCore(cfg Config, listen []Listener) *core {
@@ -172,6 +176,9 @@ func (c *core) onDone(now time.Time, p *path, d completion) {
 	case d.req.Type == TypeEchoRequest:
 		r := p.link.rtt
 		e.Kind, e.RTT, e.RTTSample, e.Samples = KindRTT, r.srtt, d.rtt, r.n
+	case d.req.Type == TypePLRReportRequest && d.uncertain:
+		c.stats.PLRUncertain++
+		return
 	case d.req.Type == TypePLRReportRequest:
 		e.Kind, e.PLRResult = KindPLR, d.plr
 	case d.req.Type == TypeTDS || d.req.Type == TypeTDR:
@@ -203,7 +210,7 @@ func (c *core) tick(now time.Time) {
 			for _, d := range done {
 				c.onDone(now, p, d)
 			}
-			if c.cfg.EchoInterval > 0 && !now.Before(p.nextEcho) {
+			if c.cfg.EchoInterval > 0 && !now.Before(p.nextEcho) && !p.link.plrAwaited() {
 				p.nextEcho = now.Add(c.cfg.EchoInterval)
 				_ = c.request(now, p, Message{Type: TypeEchoRequest}) // ErrBusy: the path is silent; echoes time out
 			}
@@ -215,10 +222,14 @@ func (c *core) tick(now time.Time) {
 	}
 }
 
-// periodicPLR starts the downlink count, or reads it and restarts it.
+// periodicPLR starts the downlink count, or reads it and restarts it once
+// its window holds PLRMinMessages measured messages.
 func (c *core) periodicPLR(now time.Time, p *path) {
 	switch p.link.init.state {
 	case plrCounting:
+		if p.link.init.sent < uint32(c.cfg.PLRMinMessages) {
+			return // too few to tell: the window runs on
+		}
 		if !c.awaiting(p, TypePLRCountRequest) && !c.awaiting(p, TypePLRReportRequest) {
 			_ = c.request(now, p, Message{Type: TypePLRReportRequest, Restart: true})
 		}

@@ -320,6 +320,180 @@ func TestPLRReportRetransmitted(t *testing.T) {
 	}
 }
 
+// TestPLRUncertainEdge: when a PLR request is sent again after measured
+// messages went out, the UPF cannot tell which window they fell in (the
+// first copy or its answer may have been lost), so it drops the readings
+// on either side of that edge rather than report too much loss in one and
+// too little in the next; a retransmission with nothing sent between the
+// copies loses nothing.
+func TestPLRUncertainEdge(t *testing.T) {
+	const g = atsss.Access3GPP
+	echoes := func(h *harness, n int) {
+		for range n {
+			h.mustUPF(g, Message{Type: TypeEchoRequest})
+			h.pump()
+		}
+	}
+	// lostOnce loses the first message of type tp going one way.
+	lostOnce := func(h *harness, tp MessageType, toUE bool) {
+		n := 0
+		h.drop = func(_ atsss.AccessType, down bool, m Message) bool {
+			if m.Type == tp && down == toUE {
+				n++
+				return n == 1
+			}
+			return false
+		}
+	}
+	report := func(h *harness) {
+		h.mustUPF(g, Message{Type: TypePLRReportRequest, Restart: true})
+		h.pump()
+	}
+	tests := []struct {
+		name          string
+		run           func(h *harness)
+		want          []PLRResult
+		wantUncertain uint64
+	}{
+		{"report answer lost, echoes between", func(h *harness) {
+			h.mustUPF(g, Message{Type: TypePLRCountRequest})
+			h.pump()
+			echoes(h, 5)
+			lostOnce(h, TypePLRReportResponse, false)
+			report(h)
+			echoes(h, 3) // the UE counts them in its new window
+			h.tick(DefaultRetransmitInterval)
+			echoes(h, 4)
+			report(h)
+			echoes(h, 2)
+			report(h)
+		}, []PLRResult{{Sent: 2, Received: 2}}, 2},
+		{"report request lost, echoes between", func(h *harness) {
+			h.mustUPF(g, Message{Type: TypePLRCountRequest})
+			h.pump()
+			echoes(h, 5)
+			lostOnce(h, TypePLRReportRequest, true)
+			report(h)
+			echoes(h, 3) // the UE counts them in its old window
+			h.tick(DefaultRetransmitInterval)
+			echoes(h, 4)
+			report(h)
+			echoes(h, 2)
+			report(h)
+		}, []PLRResult{{Sent: 2, Received: 2}}, 2},
+		{"count answer lost, echoes between", func(h *harness) {
+			lostOnce(h, TypePLRCountResponse, false)
+			h.mustUPF(g, Message{Type: TypePLRCountRequest})
+			h.pump()
+			echoes(h, 3)
+			h.tick(DefaultRetransmitInterval)
+			echoes(h, 4)
+			report(h)
+			echoes(h, 2)
+			report(h)
+		}, []PLRResult{{Sent: 2, Received: 2}}, 1},
+		{"report answer lost, nothing between", func(h *harness) {
+			h.mustUPF(g, Message{Type: TypePLRCountRequest})
+			h.pump()
+			echoes(h, 5)
+			lostOnce(h, TypePLRReportResponse, false)
+			report(h)
+			h.tick(DefaultRetransmitInterval)
+			echoes(h, 4)
+			report(h)
+		}, []PLRResult{{Sent: 5, Received: 5}, {Sent: 4, Received: 4}}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			h.learn(g)
+			tc.run(h)
+			var got []PLRResult
+			for _, e := range h.take(KindPLR) {
+				got = append(got, e.PLRResult)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("PLR readings (-want +got):\n%s", diff)
+			}
+			if h.c.stats.PLRUncertain != tc.wantUncertain {
+				t.Errorf("%d uncertain readings dropped, want %d", h.c.stats.PLRUncertain, tc.wantUncertain)
+			}
+		})
+	}
+}
+
+// TestPLRUplinkUncertain: the same rule on the UE's side, for the Client.
+func TestPLRUplinkUncertain(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.learn(atsss.Access3GPP)
+	h.ueRequest(atsss.Access3GPP, Message{Type: TypePLRCountRequest})
+	h.pump()
+	lost := false
+	h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+		if toUE && m.Type == TypePLRReportResponse && !lost {
+			lost = true
+			return true
+		}
+		return false
+	}
+	h.ueRequest(atsss.Access3GPP, Message{Type: TypePLRReportRequest, Restart: true})
+	h.pump()
+	h.mustUPF(atsss.Access3GPP, Message{Type: TypeEchoRequest}) // the UE's answer is measured
+	h.pump()
+	h.tick(DefaultRetransmitInterval)
+	var got []completion
+	for _, d := range h.ueDone {
+		if d.req.Type == TypePLRReportRequest {
+			got = append(got, d)
+		}
+	}
+	if len(got) != 1 || !got[0].uncertain {
+		t.Errorf("UE report completions %+v, want one, uncertain", got)
+	}
+}
+
+// TestPeriodicHoldsEchoes: while a periodic PLR request waits for its
+// answer, the UPF sends no echoes, so a lost answer leaves the windows'
+// edges certain and the next readings exact.
+func TestPeriodicHoldsEchoes(t *testing.T) {
+	h := newHarness(t, Config{EchoInterval: 100 * time.Millisecond, PLRInterval: time.Second, PLRMinMessages: 5})
+	h.learn(atsss.Access3GPP)
+	var echoesAt []time.Duration // since t0
+	lost := false
+	h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+		switch {
+		case toUE && m.Type == TypeEchoRequest:
+			echoesAt = append(echoesAt, h.now.Sub(t0))
+		case !toUE && m.Type == TypePLRReportResponse && !lost:
+			lost = true // the first answer
+			return true
+		}
+		return false
+	}
+	for range 61 { // to 3050ms: reports at 1050 (answered at 2050) and 3050
+		h.tick(50 * time.Millisecond)
+	}
+	for _, at := range echoesAt {
+		if at > 1050*time.Millisecond && at <= 2050*time.Millisecond {
+			t.Errorf("an echo went out at %v, while the report of 1050ms was unanswered", at)
+		}
+	}
+	var got []PLRResult
+	for _, e := range h.take(KindPLR) {
+		got = append(got, e.PLRResult)
+	}
+	// The first window, 150..1050ms, read at 2050ms from the UE's cache;
+	// the second, from 1050ms on, held its echoes until the answer:
+	// 2100..3000ms.
+	want := []PLRResult{{Sent: 10, Received: 10}, {Sent: 10, Received: 10}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PLR readings (-want +got):\n%s", diff)
+	}
+	if h.c.stats.PLRUncertain != 0 {
+		t.Errorf("%d readings dropped, want none", h.c.stats.PLRUncertain)
+	}
+}
+
 func TestPLRNoCountNoAnswer(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.learn(atsss.Access3GPP)
@@ -459,34 +633,83 @@ func TestRebindAndForget(t *testing.T) {
 }
 
 // TestPeriodic: echoes every EchoInterval, and a downlink count started
-// at once, then read and restarted every PLRInterval.
+// when the UE's address is learned, then read and restarted every
+// PLRInterval once its window holds PLRMinMessages measured messages.
+//
+// Ticks come every 50ms from t0+50ms: echoes at 50, 150, ..., the count
+// at 50ms right after that tick's echo, so a window read at the tick of
+// T ms holds the echoes of 150..T ms.
 func TestPeriodic(t *testing.T) {
-	h := newHarness(t, Config{EchoInterval: 100 * time.Millisecond, PLRInterval: time.Second})
+	const echo = 100 * time.Millisecond
+	tests := []struct {
+		name  string
+		cfg   Config
+		ticks int
+		// dropNth, if not 0, loses every nth ECHO REQUEST to the UE.
+		dropNth int
+		want    []PLRResult
+		// wantCount: PLR COUNT REQUESTs sent.
+		wantCount int
+	}{
+		{"read every interval", Config{EchoInterval: echo, PLRInterval: time.Second, PLRMinMessages: 10}, 41,
+			0, []PLRResult{{Sent: 10, Received: 10}, {Sent: 10, Received: 10}}, 1},
+		// 10 echoes a second, below the default 20: each window runs two
+		// intervals, 150..2050ms, and is read at 5 % resolution.
+		{"short window runs on", Config{EchoInterval: echo, PLRInterval: time.Second}, 41,
+			0, []PLRResult{{Sent: 20, Received: 20}}, 1},
+		// Echoes 4, 8, ..., 20 of the first 21 are lost: 5 of the 20 in
+		// the window.
+		{"downlink loss", Config{EchoInterval: echo, PLRInterval: time.Second}, 41,
+			4, []PLRResult{{Sent: 20, Received: 15, PLR: 25}}, 1},
+		// Nothing measured is sent, so nothing is read: a 0/0 window is not
+		// "no loss".
+		{"no echoes, no reading", Config{EchoInterval: -1, PLRInterval: time.Second}, 100,
+			0, nil, 1},
+		{"off", Config{EchoInterval: echo, PLRInterval: -1}, 100,
+			0, nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.cfg)
+			h.learn(atsss.Access3GPP)
+			sent := map[MessageType]int{}
+			h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+				if !toUE {
+					return false
+				}
+				sent[m.Type]++
+				return tc.dropNth > 0 && m.Type == TypeEchoRequest && sent[m.Type]%tc.dropNth == 0
+			}
+			for range tc.ticks {
+				h.tick(50 * time.Millisecond)
+			}
+			var got []PLRResult
+			for _, e := range h.take(KindPLR) {
+				if e.Path.Access != atsss.Access3GPP || e.Via != atsss.Access3GPP {
+					t.Errorf("PLR event on %+v via %v, want the 3GPP path", e.Path, e.Via)
+				}
+				got = append(got, e.PLRResult)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("PLR readings (-want +got):\n%s", diff)
+			}
+			if sent[TypePLRCountRequest] != tc.wantCount {
+				t.Errorf("%d PLR COUNT REQUESTs sent, want %d", sent[TypePLRCountRequest], tc.wantCount)
+			}
+			if st, _ := h.pathState(atsss.Access3GPP); st.Counting != (tc.wantCount > 0) {
+				t.Errorf("counting %v, want %v", st.Counting, tc.wantCount > 0)
+			}
+		})
+	}
+}
+
+// TestPeriodicEchoes: one echo per EchoInterval, each answered with an
+// RTT event.
+func TestPeriodicEchoes(t *testing.T) {
+	h := newHarness(t, Config{EchoInterval: 100 * time.Millisecond})
 	h.learn(atsss.Access3GPP)
-	var sent []MessageType
-	h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
-		if toUE {
-			sent = append(sent, m.Type)
-		}
-		return false
-	}
-	for range 20 {
+	for range 21 {
 		h.tick(50 * time.Millisecond)
-	}
-	n := map[MessageType]int{}
-	for _, tp := range sent {
-		n[tp]++
-	}
-	// Ticks at 50ms..1000ms: echoes at 50, 150, ..., 950; the count at
-	// 50ms, after that tick's echo; the next echo and the report at
-	// 1050ms. So the window holds the echoes of 150..1050ms.
-	want := map[MessageType]int{TypeEchoRequest: 10, TypePLRCountRequest: 1}
-	if diff := cmp.Diff(want, n); diff != "" {
-		t.Errorf("sent (-want +got):\n%s", diff)
-	}
-	h.tick(50 * time.Millisecond)
-	if got := h.take(KindPLR); len(got) != 1 || got[0].PLRResult != (PLRResult{Sent: 10, Received: 10}) {
-		t.Errorf("PLR events %+v, want 10 of 10", got)
 	}
 	if got := h.take(KindRTT); len(got) != 11 {
 		t.Errorf("%d RTT events, want 11", len(got))

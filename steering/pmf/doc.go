@@ -14,10 +14,11 @@
 //
 // The Server answers the UE's echoes and PLR counts; measures RTT with its
 // own echoes (smoothed like TCP's SRTT) and downlink packet loss with PLR
-// count/report exchanges; takes the UE's access availability reports and UE
-// assistance data (UAD, UAT) and acknowledges them; sends duplication
-// suspend/resume (TDS, TDR); and reports all of it per session, QoS flow and
-// access as Events. The steering decisions stay in package steering: this
+// count/report exchanges, every PLRInterval over windows of at least
+// PLRMinMessages measured messages (see Config for the resolution); takes
+// the UE's access availability reports and UE assistance data (UAD, UAT)
+// and acknowledges them; sends duplication suspend/resume (TDS, TDR); and
+// reports all of it per session, QoS flow and access as Events. The steering decisions stay in package steering: this
 // package measures and tells, it does not steer. With DRTTI=1 (PMF RTT not
 // allowed) the caller ignores KindRTT and uses the MPTCP subflow RTT instead.
 // Client is the UE side, for the lab UE.

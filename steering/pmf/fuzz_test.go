@@ -113,3 +113,48 @@ func newTestCore(cfg Config) *core {
 	}
 	return newCore(cfg.WithDefaults(), testLis)
 }
+
+// FuzzPLRWindows: PLR control messages (count and report, requests and
+// answers) are lost as the input says, measured ones never, and the UPF
+// sometimes probes while a PLR request is unanswered. Whatever is lost,
+// every reading the UPF reports is exact: no loss. A reading it cannot be
+// sure of is dropped, never reported wrong.
+func FuzzPLRWindows(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{1, 2, 4, 8, 0x11, 0x22, 0x44, 0x88, 0xff, 0})
+	f.Add([]byte{0x80, 0x81, 0x82, 0x84, 0x88, 0x90, 0xa0, 0xc0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h := newHarness(t, Config{EchoInterval: 100 * time.Millisecond, PLRInterval: 300 * time.Millisecond, PLRMinMessages: 1})
+		h.learn(atsss.Access3GPP)
+		next := func() byte {
+			if len(in) == 0 {
+				return 0
+			}
+			b := in[0]
+			in = in[1:]
+			return b
+		}
+		// Bit i of the next input byte loses the i-th control message
+		// type below (toUE: requests, else answers).
+		control := []MessageType{TypePLRCountRequest, TypePLRReportRequest, TypePLRCountResponse, TypePLRReportResponse}
+		h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+			for i, tp := range control {
+				if m.Type == tp && (i < 2) == toUE {
+					return next()&(1<<i) != 0
+				}
+			}
+			return false
+		}
+		for range 200 {
+			if next()&0x80 != 0 {
+				_ = h.upf(atsss.Access3GPP, Message{Type: TypeEchoRequest}) // ErrBusy is fine
+			}
+			h.tick(50 * time.Millisecond)
+		}
+		for _, e := range h.take(KindPLR) {
+			if e.Received != e.Sent || e.PLR != 0 {
+				t.Fatalf("PLR reading %+v with nothing measured lost", e.PLRResult)
+			}
+		}
+	})
+}

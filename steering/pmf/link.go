@@ -15,6 +15,10 @@ var (
 	ErrNotCounting = errors.New("no PLR count running")
 	// ErrBusy: too many requests are outstanding on the path.
 	ErrBusy = errors.New("too many outstanding requests")
+	// ErrUncertain: a PLR report came after its request was sent again
+	// following measured messages, so its window's edge is not known and
+	// its reading is not given (see link).
+	ErrUncertain = errors.New("PLR window edge uncertain after a retransmission")
 )
 
 // maxOutstanding bounds the echoes and requests awaiting an answer on one
@@ -40,6 +44,16 @@ type timing struct {
 // same window. A PLR REPORT REQUEST asks for the responder's count, the PLR
 // is sent minus received over sent, and counting either restarts (both
 // sides reset) or ends.
+//
+// A window's edge is where the request that starts or ends it reaches the
+// responder. When a request is sent again, the initiator cannot tell
+// whether the first copy or its answer was lost, so counted messages it
+// sent between the copies belong to a window it cannot name: it would read
+// too much loss in one window and too little (received above sent) in the
+// next. So the owner holds its own echoes while a PLR request is
+// unanswered (core.tick), and a reading whose edge is still uncertain,
+// because something counted went out between copies anyway, is dropped,
+// not reported.
 type link struct {
 	seq     uint16
 	echoes  map[uint16]time.Time // our outstanding ECHO REQUESTs: send time
@@ -84,6 +98,14 @@ type initiatorPLR struct {
 	sent       uint32 // measured messages sent since counting (re)started
 	reportSent uint32 // sent when the report request went out
 	restart    bool   // the outstanding report asked for a restart
+	// awaiting: a PLR count or report request is unanswered; between
+	// counts the measured messages sent since its latest copy.
+	awaiting bool
+	between  uint32
+	// uncertain: the running window's start is not known for sure;
+	// reportUncertain: nor is the edge of the window being reported.
+	uncertain       bool
+	reportUncertain bool
 }
 
 type responderPLR struct {
@@ -92,7 +114,8 @@ type responderPLR struct {
 }
 
 // PLRResult is one packet loss measurement: of Sent measured messages,
-// the peer received Received. PLR is the loss in percent.
+// the peer received Received. PLR is the loss in percent, in steps of
+// 100/Sent.
 type PLRResult struct {
 	Sent, Received uint32
 	PLR            float64
@@ -135,7 +158,9 @@ type completion struct {
 	resp Message
 	rtt  time.Duration // ECHO: the sample
 	plr  PLRResult     // PLR REPORT
-	err  error
+	// uncertain: PLR REPORT whose window edge is not known (see link).
+	uncertain bool
+	err       error
 }
 
 // outcome is what receiving one message means for the owner. Values, not
@@ -184,9 +209,11 @@ func (l *link) request(now time.Time, m Message) (Message, error) {
 	}
 	switch m.Type {
 	case TypePLRCountRequest:
-		l.init = initiatorPLR{state: plrCounting}
+		l.init = initiatorPLR{state: plrCounting, awaiting: true}
 	case TypePLRReportRequest:
 		l.init.reportSent, l.init.restart = l.init.sent, m.Restart
+		l.init.reportUncertain, l.init.uncertain = l.init.uncertain, false
+		l.init.awaiting, l.init.between = true, 0
 		if m.Restart {
 			l.init.sent = 0
 		} else {
@@ -204,10 +231,21 @@ func (l *link) reply(m Message) Message {
 }
 
 func (l *link) countOut(t MessageType) {
-	if specs[t].counted && l.init.state == plrCounting {
+	if !specs[t].counted {
+		return
+	}
+	if l.init.state == plrCounting {
 		l.init.sent++
 	}
+	if l.init.awaiting {
+		l.init.between++
+	}
 }
+
+// plrAwaited reports whether a PLR request of ours is unanswered: the
+// owner sends no echoes of its own then, so that the window's edge is the
+// same whichever copy of the request arrives.
+func (l *link) plrAwaited() bool { return l.init.awaiting }
 
 func (l *link) countIn(t MessageType) {
 	if specs[t].counted && l.resp.counting {
@@ -239,9 +277,14 @@ func (l *link) receive(now time.Time, m Message, tm timing) outcome {
 	}
 	delete(l.pending, m.Seq)
 	c := completion{req: p.m, resp: m}
+	if p.m.Type == TypePLRCountRequest || p.m.Type == TypePLRReportRequest {
+		l.init.awaiting = false
+	}
 	if p.m.Type == TypePLRReportRequest {
-		c.plr = newPLRResult(l.init.reportSent, m.Count)
-		l.lastPLR, l.hasPLR = c.plr, true
+		c.plr, c.uncertain = newPLRResult(l.init.reportSent, m.Count), l.init.reportUncertain
+		if !c.uncertain {
+			l.lastPLR, l.hasPLR = c.plr, true
+		}
 		if !(l.init.restart && m.Restart) {
 			// Not restarted: the procedure ends (the responder stopped
 			// counting or refused the restart).
@@ -316,7 +359,7 @@ func (l *link) tick(now time.Time, tm timing) (resend []Message, done []completi
 		if p.tries >= tm.maxRetransmits {
 			delete(l.pending, seq)
 			if p.m.Type == TypePLRCountRequest || p.m.Type == TypePLRReportRequest {
-				l.init.state = plrIdle
+				l.init.state, l.init.awaiting = plrIdle, false
 			}
 			done = append(done, completion{req: p.m, err: ErrNoResponse})
 			continue
@@ -326,9 +369,16 @@ func (l *link) tick(now time.Time, tm timing) (resend []Message, done []completi
 		switch p.m.Type {
 		case TypePLRCountRequest:
 			// The responder starts its window when a copy arrives; start
-			// ours again too.
-			l.init.sent = 0
+			// ours again too. If it had a copy already (its answer was
+			// lost), what we counted since is in its window, not ours.
+			l.init.uncertain = l.init.uncertain || l.init.between > 0
+			l.init.sent, l.init.between = 0, 0
 		case TypePLRReportRequest:
+			if l.init.between > 0 {
+				l.init.reportUncertain = true
+				l.init.uncertain = l.init.uncertain || p.m.Restart
+			}
+			l.init.between = 0
 			if p.m.Restart {
 				// If the first copy was lost, the responder's window runs
 				// on until this copy: keep what we sent in it.

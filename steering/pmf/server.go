@@ -281,7 +281,9 @@ func (s *Server) StartPLR(id PathID) error {
 }
 
 // ReportPLR asks the UE for its count on path id; the result comes as a
-// KindPLR event. With restart, counting goes on in a new window.
+// KindPLR event. With restart, counting goes on in a new window. A reading
+// whose window edge is uncertain (a PLR request was sent again after
+// measured messages) comes as no event, counted in Stats.PLRUncertain.
 func (s *Server) ReportPLR(id PathID, restart bool) error {
 	return s.pathRequest(id, Message{Type: TypePLRReportRequest, Restart: restart})
 }

@@ -413,6 +413,7 @@ func TestLifecycle(t *testing.T) {
 			{Listen: []Listener{{Access: 2, Addr: netip.AddrPortFrom(loopback, 0)}}, Lookup: cfg.Lookup},
 			{Listen: []Listener{{QFI: 64, Addr: netip.AddrPortFrom(loopback, 0)}}, Lookup: cfg.Lookup},
 			{Listen: cfg.Listen, Lookup: cfg.Lookup, RTTGain: 2},
+			{Listen: cfg.Listen, Lookup: cfg.Lookup, PLRMinMessages: -1},
 		} {
 			if s, err := Listen(bad); err == nil {
 				s.Close()
