@@ -68,6 +68,15 @@ type ATSSSConfig struct {
 	PMF   PMFConfig   `yaml:"pmf"`
 	// ATSSSLL enables the ATSSS-LL feature bit and ATSSS-LL Parameters.
 	ATSSSLL bool `yaml:"atsss_ll"`
+	// RedundantMPTCP advertises REDSM and accepts Redundant MPTCP MARs,
+	// which the proxy serves without duplicating anything: this kernel's
+	// only MPTCP scheduler sends each byte once (README, Steering). Off by
+	// default: an SMF that asks for Redundant expects duplicates.
+	RedundantMPTCP bool `yaml:"redundant_mptcp"`
+	// RTTWP advertises RTT measurement without PMF, for DRTTI sessions.
+	// Not read from the file: atsssd sets it when the proxy steers, which
+	// is what measures the subflows' RTTs.
+	RTTWP bool `yaml:"-"`
 }
 
 // MPTCPConfig is the MPTCP proxy's address and the link-specific address pools.

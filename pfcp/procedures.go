@@ -183,7 +183,7 @@ func (s *Server) supported(sess *atsss.Session) error {
 			missing = "MPTCP (no proxy configured)"
 		case m.Functionality == atsss.FunctionalityATSSSLL && !s.cfg.ATSSS.ATSSSLL:
 			missing = "ATSSS-LL"
-		case m.Mode == atsss.ModeRedundant:
+		case m.Mode == atsss.ModeRedundant && !s.cfg.ATSSS.RedundantMPTCP:
 			missing = "redundant steering (REDSM)"
 		}
 		if missing != "" {

@@ -101,8 +101,9 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Server, error) {
 
 // advertisedFeatures are the UP Function Features this UPF really has
 // (TS 29.244 Table 8.2.25-1): FTUP with an N3 address, MPTCP when a proxy
-// is configured, ATSSS-LL when enabled. Redundant steering (REDSM), RTTWP
-// and MPQUIC are not advertised, so MARs asking for them are refused.
+// is configured, and ATSSS-LL, Redundant steering (REDSM, with MPTCP) and
+// RTTWP when the configuration says so. MPQUIC is never advertised; MARs
+// asking for what is not are refused.
 func advertisedFeatures(c Config) []atsssie.UPFeature {
 	var f []atsssie.UPFeature
 	if c.N3.Enabled() {
@@ -113,6 +114,12 @@ func advertisedFeatures(c Config) []atsssie.UPFeature {
 	}
 	if c.ATSSS.ATSSSLL {
 		f = append(f, atsssie.FeatureATSSSLL)
+	}
+	if c.ATSSS.MPTCP.Enabled() && c.ATSSS.RedundantMPTCP {
+		f = append(f, atsssie.FeatureREDSM)
+	}
+	if c.ATSSS.RTTWP {
+		f = append(f, atsssie.FeatureRTTWP)
 	}
 	return f
 }

@@ -2,6 +2,7 @@ package pfcp_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -295,4 +296,35 @@ func parse(t *testing.T, b []byte) message.Message {
 		t.Fatalf("parse response: %v", err)
 	}
 	return m
+}
+
+// TestOptionalFeatures: REDSM and RTTWP are advertised only when the
+// configuration says the data path has them, and a Redundant MPTCP MAR is
+// accepted only with REDSM.
+func TestOptionalFeatures(t *testing.T) {
+	redundant := maSpec(0x2001)
+	prio := func(p atsss.Priority) atsss.OptionalPriority { return atsss.OptionalPriority{Value: p, Set: true} }
+	redundant.MARs[0].Mode = atsss.ModeRedundant
+	redundant.MARs[0].Legs = [2]pfcptest.LegSpec{{Present: true, Priority: prio(atsss.PriorityPrimary)}, {Present: true, Priority: prio(atsss.PrioritySecondary)}}
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("enabled=%v", on), func(t *testing.T) {
+			h := start(t, func(c *pfcp.Config) { c.ATSSS.RedundantMPTCP, c.ATSSS.RTTWP = on, on })
+			c := h.dial(t, "127.0.0.1:0", false)
+			a, err := c.Associate(t.Context())
+			accepted(t, "associate", a, err)
+			for _, f := range []atsssie.UPFeature{atsssie.FeatureREDSM, atsssie.FeatureRTTWP} {
+				if got := a.Features.Has(f); got != on {
+					t.Errorf("%v advertised: %v, want %v", f, got, on)
+				}
+			}
+			r, err := c.Establish(t.Context(), redundant)
+			if on {
+				accepted(t, "establish", r, err)
+				return
+			}
+			if err != nil || r.Cause != atsssie.CauseRuleCreationFailure || r.FailedRule == nil || r.FailedRule.Type != atsss.RuleMAR || r.FailedRule.ID != 1 {
+				t.Errorf("establish without REDSM: %+v %v, want rule creation failure on MAR 1", r, err)
+			}
+		})
+	}
 }
