@@ -95,6 +95,9 @@ func loadConfig(path string) (config, error) {
 		}
 		c.MPTCPProxy.Config = c.MPTCPProxy.WithDefaults()
 	}
+	// The steering proxy measures its subflows' RTTs: DRTTI sessions can
+	// use them (RTTWP).
+	c.PFCP.ATSSS.RTTWP = c.MPTCPProxy.Enabled && c.MPTCPProxy.Steering
 	if err := c.validate(); err != nil {
 		return config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -159,6 +162,9 @@ func (c config) validate() error {
 		case p.PLRInterval < 0:
 			errs = append(errs, fmt.Errorf("pmf_server.plr_interval: must not be negative, got %v", p.PLRInterval))
 		}
+	}
+	if c.PFCP.ATSSS.RedundantMPTCP && (!c.MPTCPProxy.Enabled || !c.MPTCPProxy.Steering) {
+		errs = append(errs, errors.New("pfcp.atsss.redundant_mptcp: needs mptcp_proxy.steering, which serves Redundant MARs"))
 	}
 	if c.MPTCPProxy.Enabled {
 		if !c.PFCP.ATSSS.MPTCP.Enabled() {

@@ -35,6 +35,8 @@ func TestLoadConfig(t *testing.T) {
 			"  atsss:\n    pmf: {address4: 203.0.113.1, port_base: 65500}\n", "pfcp.atsss.pmf.port_base"},
 		{"negative PLR interval", pmfYAML + "  plr_interval: -1s\n", "pmf_server.plr_interval"},
 		{"bad PLR interval", pmfYAML + "  plr_interval: often\n", "pmf_server.plr_interval"},
+		{"redundant without steering", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
+			"  atsss:\n    redundant_mptcp: true\n", "pfcp.atsss.redundant_mptcp"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
