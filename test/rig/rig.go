@@ -49,6 +49,9 @@ type Options struct {
 	// settings by YAML name (enabled is set), e.g. {"echo_interval": "100ms"};
 	// it needs {"steering": true} in Proxy.
 	PMF map[string]any
+	// ATSSS holds pfcp.atsss settings on top of the rig's, by YAML name,
+	// e.g. {"redundant_mptcp": true}.
+	ATSSS map[string]any
 	// LogLevel of atsssd; default info.
 	LogLevel string
 }
@@ -94,6 +97,10 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 		proxy[k] = v
 	}
 	cfg["mptcp_proxy"] = proxy
+	atsssCfg := cfg["pfcp"].(map[string]any)["atsss"].(map[string]any)
+	for k, v := range opts.ATSSS {
+		atsssCfg[k] = v
+	}
 	if opts.PMF != nil {
 		pmfCfg := map[string]any{"enabled": true}
 		for k, v := range opts.PMF {
