@@ -116,6 +116,11 @@ type PathReading struct {
 type SessionPaths struct {
 	SEID  atsss.SEID    `json:"seid"`
 	Paths []PathReading `json:"paths"`
+	// Decision is the latest decision of the session's MPTCP rule, and
+	// Reason its reason (steering.Reason's text); a connection pinned to
+	// one access by a split applies it to itself.
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
 }
 
 // Paths returns what steering knows of each session's accesses, by SEID;
@@ -129,7 +134,7 @@ func (p *Proxy) Paths() []SessionPaths {
 	defer s.mu.Unlock()
 	out := make([]SessionPaths, 0, len(s.paths))
 	for seid, sp := range s.paths {
-		r := SessionPaths{SEID: seid}
+		r := SessionPaths{SEID: seid, Decision: sp.decision.String(), Reason: sp.decision.Reason.String()}
 		for _, a := range atsss.Accesses {
 			pr := PathReading{Access: a.String(), PMFRTTMicros: sp.rtt[a].Microseconds(), PMFUnavailable: sp.pmfDown[a],
 				SubflowRTTMicros: sp.subflowRTT[a].Microseconds(), Saturated: sp.saturated[a], LinkDown: s.linkDown[a]}

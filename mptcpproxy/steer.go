@@ -55,7 +55,8 @@ type sessionPaths struct {
 	// Measured by the proxy (measure.go) for the sessions that need it.
 	saturated  [2]bool
 	subflowRTT [2]time.Duration
-	state      steering.State // downlink: what the MAR steers
+	state      steering.State    // downlink: what the MAR steers
+	decision   steering.Decision // the latest, for /paths
 }
 
 // steered is a connection under steering.
@@ -322,7 +323,8 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 		p.Congested = sp.saturated[a]
 		p.Loss, p.LossKnown = sp.loss[a], sp.lossSet[a]
 	}
-	return steering.Decide(u.rule, st, now)
+	sp.decision = steering.Decide(u.rule, st, now)
+	return sp.decision
 }
 
 // pmfRTT takes the PMF's smoothed RTT of a session's access.

@@ -3,11 +3,14 @@ package test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
+	"github.com/openatsss/atsss/mptcpproxy"
+	"github.com/openatsss/atsss/steering"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/linkemu"
@@ -62,13 +65,6 @@ func TestNetnsSteeringThresholds(t *testing.T) {
 // connection has data in flight on the old access when the decision moves
 // (1.4-5.3 %).
 const maxOver = 10
-
-// Log lines of atsssd (debug) when it sets a subflow's backup flag for a
-// decision with this reason (steering.Reason's String).
-const (
-	reasonOver    = `"reason":"other access over threshold"`
-	reasonWeights = `"reason":"fixed weights"`
-)
 
 func thresholdMoves(t *testing.T, thresholds string, under, over linkemu.Profile) {
 	base := linkemu.Profile{Delay: 2 * time.Millisecond, Seed: 1}
@@ -125,11 +121,10 @@ func thresholdMoves(t *testing.T, thresholds string, under, over linkemu.Profile
 	if s := share3GPP(c0, linkCounters(t, r)); s < 90 {
 		t.Fatalf("before the crossing, 3GPP carried %.1f %% of the long connection's bytes, want it pinned there (≥ 90 %%)", s)
 	}
-	mark := len(r.Daemon.Log())
 	if err := r.Lab.SetEmulation(atsss.Access3GPP, over); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, r, mark, reasonOver, "3GPP over the threshold")
+	waitReason(t, r, ue, steering.ReasonOverThreshold, "3GPP over the threshold")
 	c1 := linkCounters(t, r)
 	res, _ := tr.finish()
 	if res.Err != nil || res.Received != size || res.Sent != size {
@@ -148,11 +143,10 @@ func thresholdMoves(t *testing.T, thresholds string, under, over linkemu.Profile
 		t.Errorf("over the threshold: 3GPP carried %.1f %% of the new connections' bytes, want ≤ %d %%", s, maxOver)
 	}
 
-	mark = len(r.Daemon.Log())
 	if err := r.Lab.SetEmulation(atsss.Access3GPP, under); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, r, mark, reasonWeights, "3GPP back under the threshold")
+	waitReason(t, r, ue, steering.ReasonWeights, "3GPP back under the threshold")
 	if s := newConnsShare(t, r, ue, 6, 300); s < 35 || s > 65 {
 		t.Errorf("back under the threshold: 3GPP carried %.1f %% of the new connections' bytes, want 50 ± 15", s)
 	}
@@ -202,15 +196,21 @@ func share3GPP(before, after [2]lab.Counters) float64 {
 	return 100 * m[atsss.Access3GPP] / (m[0] + m[1])
 }
 
-// waitLog waits until atsssd's log from offset mark holds want. It only
-// bounds the wait: how long steering took is not asserted.
-func waitLog(t *testing.T, r *rig.Rig, mark int, want, what string) {
+// waitReason waits until atsssd's /paths shows a decision with reason
+// want for ue's session. It only bounds the wait: how long steering took
+// is not asserted.
+func waitReason(t *testing.T, r *rig.Rig, ue *rig.UE, want steering.Reason, what string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := daemontest.WaitFor(ctx, func() bool { return strings.Contains(r.Daemon.Log()[mark:], want) }); err != nil {
-		t.Fatalf("%s: no decision logged with %s: %v", what, want, err)
+	if err := daemontest.WaitFor(ctx, func() bool {
+		paths, err := r.Daemon.Paths(ctx)
+		return err == nil && slices.ContainsFunc(paths, func(p mptcpproxy.SessionPaths) bool {
+			return p.SEID == ue.SEID && p.Reason == want.String()
+		})
+	}); err != nil {
+		t.Fatalf("%s: no decision %q in /paths: %v", what, want, err)
 	}
 	t.Logf("%s: steering acted after %v", what, time.Since(start).Round(10*time.Millisecond))
 }
