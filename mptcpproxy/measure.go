@@ -125,7 +125,7 @@ func (st *steered) measure(r *readings, now time.Time) {
 		busy := sf.Busy - sf.RwndLimited
 		st.busy = append(st.busy, busyReading{sf.Remote, busy})
 		for _, p := range prev {
-			if p.remote == sf.Remote && elapsed > 0 && float64(busy-p.busy) >= saturatedBusy*float64(elapsed) {
+			if p.remote == sf.Remote && saturated(p.busy, busy, elapsed) {
 				r.saturated[a] = true
 			}
 		}
@@ -137,3 +137,10 @@ func (st *steered) measure(r *readings, now time.Time) {
 
 // tcpEstablished is TCP_ESTABLISHED, a tcpi_state value.
 const tcpEstablished = 1
+
+// saturated reports whether a subflow whose path-limited busy time went
+// from prev to cur over elapsed was limited by its path for at least
+// saturatedBusy of it.
+func saturated(prev, cur, elapsed time.Duration) bool {
+	return elapsed > 0 && cur > prev && float64(cur-prev) >= saturatedBusy*float64(elapsed)
+}
