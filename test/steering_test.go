@@ -210,13 +210,18 @@ func TestNetnsSteeringLoadBalancing(t *testing.T) {
 // TestNetnsSteeringSmallestDelay: with the link emulator giving the 3GPP
 // access 40 ms of RTT and the non-3GPP access 10 ms, the PMF measures both
 // and a Smallest Delay session's connection, opened over the slow access,
-// sends at least 90 % of its bytes over non-3GPP.
+// sends at least 90 % of its bytes over non-3GPP; after the two RTTs are
+// swapped mid-transfer, 3GPP (now 10 ms) carries at least 90 % of the
+// bytes from 3 s after the swap. How long the move took (swap to the end
+// of the first 100 ms with ≥ 90 % on 3GPP) is logged, not asserted:
+// 1.1-1.5 s in runs under -race and load (PMF smoothing and the 500 ms
+// hold of the decision).
 //
-// Swapping the two RTTs mid-transfer moved the traffic 1.5-2.1 s later in
-// five runs, but in one (under go test -race, in the full suite) the UE's
-// newly active subflow stuck in retransmission backoff and the transfer
-// never ended; until that is understood (see README, Steering) the swap
-// is not part of the test.
+// The emulator must keep its delays under load for this to hold: it once
+// added up to 100 ms to an idle access's RTT when the -race test process
+// had no P to spare, and steering rightly followed the RTTs it was shown
+// (see linkemu's procsPerLink). If a direction stalls, the kernels' and
+// emulators' state is logged (see watchStall).
 func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	slow, fast := linkemu.Profile{Delay: 20 * time.Millisecond}, linkemu.Profile{Delay: 5 * time.Millisecond}
 	r := newRig(t, rig.Options{
@@ -224,8 +229,9 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 			Emulate: [2]linkemu.Profile{atsss.Access3GPP: slow, atsss.AccessNon3GPP: fast},
 			Rate:    [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 100, DownMbit: 100}},
 		},
-		Proxy: map[string]any{"steering": true},
-		PMF:   map[string]any{"echo_interval": "100ms", "rtt_gain": 0.25},
+		Proxy:    map[string]any{"steering": true},
+		PMF:      map[string]any{"echo_interval": "100ms", "rtt_gain": 0.25},
+		LogLevel: "debug", // the backup flag changes, for a failure's log
 	})
 	ctx := t.Context()
 	ue, err := r.Establish(ctx, rig.SessionSpec{Mode: "smallest-delay"})
@@ -240,28 +246,70 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	serveDN(t, r, dnPort, &dnUp, nil)
 	c := dialBoth(t, ue, atsss.Access3GPP) // open over the slow access
 	defer c.Close()
-	const size = 32 << 20
+	const size = 96 << 20
 	tr := startSampledTransfer(t, r, c, &dnUp, size, 29)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchStall(wctx, t, r, &dnUp, &tr.ueDown, size, 10*time.Second)
+	}()
+	traced := make(chan []string, 1)
+	go pathTrace(wctx, r, 250*time.Millisecond, traced)
+	defer func() {
+		stopWatch()
+		<-watched
+		if t.Failed() {
+			t.Logf("PMF RTTs and emulator counters every 250 ms:\n%s", strings.Join(<-traced, "\n"))
+		}
+	}()
+	tr.waitDown(t, size/3)
+	swapAt := time.Now()
+	tr.sampler.Mark("RTTs swapped")
+	if err := r.Lab.SetEmulation(atsss.Access3GPP, fast); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Lab.SetEmulation(atsss.AccessNon3GPP, slow); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("RTTs swapped at %s", swapAt.Format("15:04:05.000"))
 	res, tl := tr.finish()
 	if res.Err != nil || res.Received != size {
-		for _, a := range atsss.Accesses {
-			st, err := r.Lab.EmulationStats(a)
-			t.Logf("%v emulator (uplink, downlink): %+v %v", a, st, err) // to tell the emulator's losses from the kernel's
-		}
 		t.Fatalf("UE side: received %d: %v", res.Received, res.Err)
 	}
 	if dir := os.Getenv("ATSSS_TEST_PLOTS"); dir != "" {
 		writePlot(t, tl, dir+"/steering-smallest-delay.svg")
 	}
-	// From one second in: past the first subflow's slow start on 3GPP.
-	g, n := tl.BytesBetween(0, tl.Start.Add(time.Second), tl.End()), tl.BytesBetween(1, tl.Start.Add(time.Second), tl.End())
-	if g+n == 0 {
-		t.Fatal("no bytes on either access after the first second")
+	share := func(from, to time.Time) float64 { // of non-3GPP, both directions
+		g, n := tl.BytesBetween(0, from, to), tl.BytesBetween(1, from, to)
+		if g+n == 0 {
+			t.Fatalf("no bytes on either access from %v to %v", from.Sub(tl.Start), to.Sub(tl.Start))
+		}
+		return float64(n) / float64(g+n)
 	}
-	share := float64(n) / float64(g+n)
-	t.Logf("non-3GPP (10 ms) share of the bytes: %.1f %%", 100*share)
-	if share < 0.9 {
-		t.Errorf("non-3GPP carried %.1f %% of the bytes, want ≥ 90 %%", 100*share)
+	// From one second in: past the first subflow's slow start on 3GPP.
+	before := share(tl.Start.Add(time.Second), swapAt)
+	t.Logf("non-3GPP (10 ms) share of the bytes before the swap: %.1f %%", 100*before)
+	if before < 0.9 {
+		t.Errorf("before the swap non-3GPP carried %.1f %% of the bytes, want ≥ 90 %%", 100*before)
+	}
+	followed := "never"
+	for at := swapAt; at.Before(tl.End()); at = at.Add(100 * time.Millisecond) {
+		if 1-share(at, at.Add(100*time.Millisecond)) >= 0.9 {
+			followed = at.Add(100 * time.Millisecond).Sub(swapAt).String()
+			break
+		}
+	}
+	t.Logf("after the swap, 3GPP carried ≥ 90 %% of a 100 ms interval's bytes %s later", followed)
+	from := swapAt.Add(3 * time.Second)
+	if !from.Before(tl.End()) {
+		t.Fatalf("the transfer ended %v after the swap: no window to measure", tl.End().Sub(swapAt))
+	}
+	after := 1 - share(from, tl.End())
+	t.Logf("3GPP (now 10 ms) share of the bytes from 3 s after the swap: %.1f %%", 100*after)
+	if after < 0.9 {
+		t.Errorf("from 3 s after the swap 3GPP (now 10 ms) carried %.1f %%, want ≥ 90 %%", 100*after)
 	}
 }
 

@@ -104,7 +104,8 @@ type Link struct {
 }
 
 // Open starts forwarding between the interfaces named a and b of the
-// calling thread's network namespace, with profile p, until Close. The
+// calling thread's network namespace, with profile p, until Close. It
+// raises GOMAXPROCS by 4 while the Link is open (see procsPerLink). The
 // interfaces must exist and be up; they carry no addresses of their own
 // (the Link is not an endpoint and sends nothing of its own).
 func Open(a, b string, p Profile) (*Link, error) {
@@ -126,6 +127,7 @@ func Open(a, b string, p Profile) (*Link, error) {
 	if l.m0, err = monotonic(); err != nil {
 		return nil, errors.Join(fmt.Errorf("link emulator %s-%s: %w", a, b, err), l.closeAll())
 	}
+	addProcs() // see procsPerLink
 	for dir := range 2 {
 		q := make(chan frame, maxQueuedFrames)
 		l.wg.Add(2)
@@ -172,12 +174,14 @@ func (l *Link) Stats() [2]Stats {
 }
 
 // Close stops forwarding: frames in the delay lines are dropped. It waits
-// for the goroutines to end. It is idempotent.
+// for the goroutines to end and gives back the Ps that Open added to
+// GOMAXPROCS (see procsPerLink). It is idempotent.
 func (l *Link) Close() error {
 	l.closeOnce.Do(func() {
 		l.closing.Store(true)
 		l.closeErr = l.closeAll()
 		l.wg.Wait()
+		releaseProcs()
 	})
 	return l.closeErr
 }
