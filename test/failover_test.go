@@ -23,7 +23,6 @@ import (
 	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/rig"
 	"github.com/openatsss/atsss/test/traffic"
-	"github.com/openatsss/atsss/test/uesim"
 )
 
 // Failover of an Active-Standby session when its active access (3GPP) is
@@ -255,7 +254,7 @@ func runFailover(tb testing.TB, r *rig.Rig, fc failoverCase) *failoverRun {
 	defer ln.Close()
 	var dnUp, ueDown traffic.Counter
 	served := traffic.Serve(ln, &dnUp, nil)
-	c := dialBothTB(tb, ue, atsss.Access3GPP)
+	c := dialBoth(tb, ue, atsss.Access3GPP)
 	defer c.Close()
 
 	sctx, stopSampling := context.WithCancel(ctx)
@@ -352,22 +351,6 @@ func dropEndpoint(addr netip.Addr) error {
 		}
 	}
 	return fmt.Errorf("no MPTCP endpoint %v", addr)
-}
-
-// dialBothTB is dialBoth for tests and benchmarks.
-func dialBothTB(tb testing.TB, ue *rig.UE, first atsss.AccessType) *uesim.Conn {
-	tb.Helper()
-	d := ue.Dialer(first)
-	d.AfterHandshake = true
-	c, err := d.Dial(tb.Context(), dnAddr(dnPort))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := uesim.WaitSubflows(tb.Context(), c.TCPConn, 2); err != nil {
-		c.Close()
-		tb.Fatal(err)
-	}
-	return c
 }
 
 // linkSample is one reading of the access links and the applications.

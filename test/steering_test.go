@@ -317,7 +317,7 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 // first subflow over first and the Convert message after the handshake
 // (see continuity.Scenario.ZeroRTT), and waits until it has a subflow over
 // each access.
-func dialBoth(t *testing.T, ue *rig.UE, first atsss.AccessType) *uesim.Conn {
+func dialBoth(t testing.TB, ue *rig.UE, first atsss.AccessType) *uesim.Conn {
 	t.Helper()
 	d := ue.Dialer(first)
 	d.AfterHandshake = true
