@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openatsss/atsss/atsss"
-	"github.com/openatsss/atsss/mptcpproxy/pm"
 	"github.com/openatsss/atsss/steering/pmf"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/lab"
@@ -305,7 +304,7 @@ func runFailover(tb testing.TB, r *rig.Rig, fc failoverCase) *failoverRun {
 		}
 	}
 	if err == nil && fc.uePM {
-		err = r.Lab.UE.Do(func() error { return dropEndpoint(ue.LinkSpecific[atsss.Access3GPP]) })
+		err = ue.DropEndpoint(atsss.Access3GPP)
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -330,27 +329,6 @@ func runFailover(tb testing.TB, r *rig.Rig, fc failoverCase) *failoverRun {
 		tb.Fatalf("DN side: received %d: %v", srv.Received, srv.Err)
 	}
 	return run
-}
-
-// dropEndpoint deletes the calling namespace's MPTCP endpoint of addr:
-// the kernel closes the subflows from it and tells the peers
-// (REMOVE_ADDR).
-func dropEndpoint(addr netip.Addr) error {
-	c, err := pm.Open()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	eps, err := c.Endpoints()
-	if err != nil {
-		return err
-	}
-	for _, e := range eps {
-		if e.Addr == addr {
-			return c.DeleteEndpoint(e.ID)
-		}
-	}
-	return fmt.Errorf("no MPTCP endpoint %v", addr)
 }
 
 // linkSample is one reading of the access links and the applications.

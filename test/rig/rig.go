@@ -277,6 +277,24 @@ func addEndpoints(addrs []netip.Addr) error {
 	return nil
 }
 
+// DropEndpoint deletes the UE's MPTCP endpoint of access a, as a UE's
+// connection manager does when it loses the access: the kernel closes the
+// subflows from it and tells the peers (REMOVE_ADDR).
+func (u *UE) DropEndpoint(a atsss.AccessType) error {
+	return u.endpoints(func(c *pm.Client, eps []pm.Endpoint) error { return u.deleteEndpoints(c, eps, a) })
+}
+
+func (u *UE) deleteEndpoints(c *pm.Client, eps []pm.Endpoint, a atsss.AccessType) error {
+	for _, e := range eps {
+		if e.Addr == u.LinkSpecific[a] {
+			if err := c.DeleteEndpoint(e.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Rejoin re-adds the UE's endpoint for access a, as a UE's connection
 // manager does when a link comes back: the kernel path manager then opens
 // a subflow from it on every connection that lacks one.
@@ -287,6 +305,24 @@ func addEndpoints(addrs []netip.Addr) error {
 // its way would close the new subflow as soon as it joined (seen about one
 // run in three).
 func (u *UE) Rejoin(a atsss.AccessType) error {
+	return u.endpoints(func(c *pm.Client, eps []pm.Endpoint) error {
+		var highest uint8
+		for _, e := range eps {
+			highest = max(highest, e.ID)
+		}
+		if highest == 255 {
+			return errors.New("rejoin: endpoint IDs exhausted")
+		}
+		if err := u.deleteEndpoints(c, eps, a); err != nil {
+			return err
+		}
+		return c.AddEndpoint(pm.Endpoint{ID: highest + 1, Addr: u.LinkSpecific[a], Flags: pm.FlagSubflow})
+	})
+}
+
+// endpoints calls fn in the UE's namespace with a path manager client and
+// the namespace's MPTCP endpoints.
+func (u *UE) endpoints(fn func(*pm.Client, []pm.Endpoint) error) error {
 	return u.rig.Lab.UE.Do(func() error {
 		c, err := pm.Open()
 		if err != nil {
@@ -297,19 +333,7 @@ func (u *UE) Rejoin(a atsss.AccessType) error {
 		if err != nil {
 			return err
 		}
-		var highest uint8
-		for _, e := range eps {
-			highest = max(highest, e.ID)
-			if e.Addr == u.LinkSpecific[a] {
-				if err := c.DeleteEndpoint(e.ID); err != nil {
-					return err
-				}
-			}
-		}
-		if highest == 255 {
-			return errors.New("rejoin: endpoint IDs exhausted")
-		}
-		return c.AddEndpoint(pm.Endpoint{ID: highest + 1, Addr: u.LinkSpecific[a], Flags: pm.FlagSubflow})
+		return fn(c, eps)
 	})
 }
 
