@@ -15,6 +15,7 @@ import (
 
 	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/steering/ll"
 )
 
 // config is atsssd's configuration file: one YAML document. Unknown fields
@@ -42,6 +43,16 @@ type config struct {
 	// the address and ports pfcp.atsss.pmf advertises; its RTTs and the
 	// UE's access reports feed the proxy's steering.
 	PMFServer pmfServerConfig `yaml:"pmf_server"`
+
+	// ATSSSLL runs the ATSSS-LL data path (steering/ll): N3 GTP-U and an
+	// N6 TUN device, for the non-MPTCP traffic of MA PDU sessions.
+	ATSSSLL llConfig `yaml:"atsss_ll"`
+}
+
+// llConfig switches the ATSSS-LL data path on; the rest is its own.
+type llConfig struct {
+	Enabled   bool `yaml:"enabled"`
+	ll.Config `yaml:",inline"`
 }
 
 // pmfServerConfig switches the PMF server on and tunes its measurement.
@@ -161,6 +172,14 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("pmf_server.rtt_gain: want 0 to 1, got %v", p.RTTGain))
 		case p.PLRInterval < 0:
 			errs = append(errs, fmt.Errorf("pmf_server.plr_interval: must not be negative, got %v", p.PLRInterval))
+		}
+	}
+	if c.ATSSSLL.Enabled {
+		switch err := c.ATSSSLL.Validate(); {
+		case !c.PFCP.ATSSS.ATSSSLL:
+			errs = append(errs, errors.New("atsss_ll.enabled: needs pfcp.atsss.atsss_ll, which offers ATSSS-LL to SMFs"))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("atsss_ll.%w", err))
 		}
 	}
 	if c.PFCP.ATSSS.RedundantMPTCP && (!c.MPTCPProxy.Enabled || !c.MPTCPProxy.Steering) {

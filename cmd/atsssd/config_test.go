@@ -35,6 +35,10 @@ func TestLoadConfig(t *testing.T) {
 			"  atsss:\n    pmf: {address4: 203.0.113.1, port_base: 65500}\n", "pfcp.atsss.pmf.port_base"},
 		{"negative PLR interval", pmfYAML + "  plr_interval: -1s\n", "pmf_server.plr_interval"},
 		{"bad PLR interval", pmfYAML + "  plr_interval: often\n", "pmf_server.plr_interval"},
+		{"ATSSS-LL data path without ATSSS-LL on N4", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
+			"atsss_ll: {enabled: true}\n", "atsss_ll.enabled"},
+		{"ATSSS-LL MTU too small", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
+			"  atsss: {atsss_ll: true}\natsss_ll: {enabled: true, mtu: 100}\n", "atsss_ll.mtu"},
 		{"redundant without steering", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    redundant_mptcp: true\n", "pfcp.atsss.redundant_mptcp"},
 	}

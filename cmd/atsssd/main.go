@@ -34,6 +34,7 @@ import (
 	"github.com/openatsss/atsss/atsss/boltstore"
 	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/steering/ll"
 	"github.com/openatsss/atsss/steering/pmf"
 )
 
@@ -97,8 +98,18 @@ func run(configPath, logLevel string) error {
 			return err
 		}
 	}
+	var fwd *ll.Forwarder
+	switch {
+	case cfg.ATSSSLL.Enabled:
+		if fwd, err = ll.New(cfg.ATSSSLL.Config, store, log); err != nil {
+			return err
+		}
+		g.Go(func() error { return fwd.Run(ctx) })
+	case cfg.PFCP.ATSSS.ATSSSLL:
+		log.Warn("pfcp.atsss.atsss_ll offers ATSSS-LL to SMFs but atsss_ll.enabled is false: ATSSS-LL rules are installed and nothing forwards them")
+	}
 	if cfg.MetricsListen.IsValid() {
-		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, log) })
+		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, fwd, log) })
 	}
 	log.Info("atsssd started", "config", configPath, "sessions", store.Len(), "store", cfg.StorePath)
 	err = g.Wait()
@@ -175,9 +186,9 @@ func openStore(path string) (*atsss.Store, time.Time, error) {
 }
 
 // serveHTTP serves Prometheus metrics and JSON dumps of the sessions and,
-// with the proxy (not nil), of its connections, for operators and tests
-// until the gRPC API exists.
-func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store *atsss.Store, proxy *mptcpproxy.Proxy, log *slog.Logger) error {
+// with the proxy or the ATSSS-LL data path (not nil), of their state, for
+// operators and tests until the gRPC API exists.
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store *atsss.Store, proxy *mptcpproxy.Proxy, fwd *ll.Forwarder, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
@@ -191,6 +202,11 @@ func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, store
 		})
 		mux.HandleFunc("GET /paths", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, proxy.Paths(), log)
+		})
+	}
+	if fwd != nil {
+		mux.HandleFunc("GET /atsss-ll", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, fwd.Stats(), log)
 		})
 	}
 	ln, err := net.Listen("tcp", addr)
