@@ -2,14 +2,14 @@ package test
 
 import (
 	"io"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/test/lab"
+	"github.com/openatsss/atsss/test/pace"
 	"github.com/openatsss/atsss/test/rig"
+	"github.com/openatsss/atsss/test/traffic"
 )
 
 // TestNetnsSteeringPriorityOverflow runs a Priority-based session (3GPP
@@ -29,7 +29,8 @@ func TestNetnsSteeringPriorityOverflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bulk atomic.Bool
+	var rate pace.Rate
+	rate.Set(5)
 	ln, err := r.ListenDN(dnPort)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestNetnsSteeringPriorityOverflow(t *testing.T) {
 		}
 		defer c.Close()
 		go io.Copy(io.Discard, c)
-		sendPhases(c, &bulk, t.Context().Done())
+		pace.Send(t.Context(), c, &traffic.Pattern{}, &rate)
 	}()
 	c := dialBoth(t, ue, atsss.AccessNon3GPP)
 	defer c.Close()
@@ -61,9 +62,9 @@ func TestNetnsSteeringPriorityOverflow(t *testing.T) {
 	lowShare := func(m [2]float64) float64 { return m[atsss.AccessNon3GPP] / (m[0] + m[1]) }
 
 	paced := phase("paced 5 Mbit/s", time.Second, 3*time.Second)
-	bulk.Store(true)
+	rate.Set(pace.Bulk)
 	saturated := phase("bulk", time.Second, 4*time.Second)
-	bulk.Store(false)
+	rate.Set(5)
 	// The bulk phase left a backlog (measured: 1-2 MB in the proxy's send
 	// buffer alone, 1.3 s to drain): the high access stays saturated while
 	// it drains, then overflow holds for steering.OverflowHold.
@@ -80,28 +81,5 @@ func TestNetnsSteeringPriorityOverflow(t *testing.T) {
 	}
 	if s := lowShare(pacedAgain); s > 0.01 {
 		t.Errorf("paced again, the low access carried %.2f %% of the bytes, want < 1 %%: overflow did not end", 100*s)
-	}
-}
-
-// sendPhases writes to c at 5 Mbit/s (16 KiB every 25 ms) while bulk is
-// false and as fast as c takes it while it is true, until done.
-func sendPhases(c net.Conn, bulk *atomic.Bool, done <-chan struct{}) {
-	buf := make([]byte, 32<<10)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		n := len(buf)
-		if !bulk.Load() {
-			n = 16 << 10
-			<-tick.C
-		}
-		if _, err := c.Write(buf[:n]); err != nil {
-			return
-		}
 	}
 }

@@ -105,6 +105,11 @@ func summarize(out io.Writer, rep continuity.Report, intact error) {
 	fmt.Fprintf(out, "per access:   3GPP %s, non-3GPP %s (both directions, on the wire); %v after restore %s\n",
 		mb(bytes[atsss.Access3GPP]), mb(bytes[atsss.AccessNon3GPP]), rep.Scenario.Cut, mb(rep.CutAccessAfterRestore()))
 	fmt.Fprintf(out, "outage:       uplink %v, downlink %v after the cut (%v timeline)\n", up, down, continuity.Interval)
+	throughput(out, tl)
+}
+
+// throughput prints the application's mean rates and longest stalls.
+func throughput(out io.Writer, tl timeline.Timeline) {
 	upMean, downMean := meanMbps(tl, continuity.SeriesUp), meanMbps(tl, continuity.SeriesDown)
 	fmt.Fprintf(out, "throughput:   uplink %.0f Mbit/s, downlink %.0f Mbit/s (mean over the intervals that moved data)\n", upMean, downMean)
 	fmt.Fprintf(out, "longest stall: uplink %v, downlink %v with no byte; %v, %v below a tenth of the mean\n",

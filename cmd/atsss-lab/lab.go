@@ -17,10 +17,13 @@ import (
 // rates are the per-access shaping flags.
 type rates [2]*float64
 
+// rateFlagName is each access's rate flag.
+var rateFlagName = [2]string{atsss.Access3GPP: "rate-3gpp", atsss.AccessNon3GPP: "rate-non3gpp"}
+
 func rateFlags(fs *flag.FlagSet) rates {
 	return rates{
-		atsss.Access3GPP:    fs.Float64("rate-3gpp", 100, "3GPP access rate each way, Mbit/s (0: unshaped)"),
-		atsss.AccessNon3GPP: fs.Float64("rate-non3gpp", 200, "non-3GPP access rate each way, Mbit/s (0: unshaped)"),
+		atsss.Access3GPP:    fs.Float64(rateFlagName[atsss.Access3GPP], 100, "3GPP access rate each way, Mbit/s (0: unshaped; scenario priority-based: 20 unless given)"),
+		atsss.AccessNon3GPP: fs.Float64(rateFlagName[atsss.AccessNon3GPP], 200, "non-3GPP access rate each way, Mbit/s (0: unshaped; scenario priority-based: 100 unless given)"),
 	}
 }
 
