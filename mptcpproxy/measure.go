@@ -27,6 +27,12 @@ const (
 	// between, and the Priority-based overflow hold (steering.OverflowHold)
 	// keeps one quiet sample from ending an overflow.
 	saturatedBusy = 0.5
+	// saturatedSamples is how many samples in a row must find an access
+	// saturated. One is not enough: a paced sender whose 16 KiB bursts
+	// met a congestion window still small from a bulk phase's losses was
+	// busy half of a sample now and then, and overflow started again (2
+	// of 6 lab runs).
+	saturatedSamples = 2
 )
 
 // readings is what one sample found of a session's accesses.
@@ -81,7 +87,14 @@ func (s *steerer) sample(now time.Time) {
 		}
 		s.mu.Lock()
 		sp := entry(s.paths, seid)
-		sp.saturated = r.saturated
+		for _, a := range atsss.Accesses {
+			if r.saturated[a] {
+				sp.saturatedRun[a]++
+			} else {
+				sp.saturatedRun[a] = 0
+			}
+			sp.saturated[a] = sp.saturatedRun[a] >= saturatedSamples
+		}
 		for _, a := range atsss.Accesses {
 			if r.rtt[a] > 0 {
 				sp.subflowRTT[a] = r.rtt[a] // else keep the last: a new connection starts with it
@@ -94,7 +107,7 @@ func (s *steerer) sample(now time.Time) {
 	s.mu.Lock()
 	for seid, sp := range s.paths {
 		if _, ok := bySession[seid]; !ok {
-			sp.saturated = [2]bool{}
+			sp.saturated, sp.saturatedRun = [2]bool{}, [2]int{}
 		}
 	}
 	s.mu.Unlock()

@@ -53,10 +53,11 @@ type sessionPaths struct {
 	lossSet [2]bool // loss holds a PMF PLR measurement
 	pmfDown [2]bool // the UE reported the access unavailable
 	// Measured by the proxy (measure.go) for the sessions that need it.
-	saturated  [2]bool
-	subflowRTT [2]time.Duration
-	state      steering.State    // downlink: what the MAR steers
-	decision   steering.Decision // the latest, for /paths
+	saturated    [2]bool
+	saturatedRun [2]int // samples in a row that found the access saturated
+	subflowRTT   [2]time.Duration
+	state        steering.State    // downlink: what the MAR steers
+	decision     steering.Decision // the latest, for /paths
 }
 
 // steered is a connection under steering.
