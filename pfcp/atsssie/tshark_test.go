@@ -3,6 +3,7 @@ package atsssie
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func capture(t *testing.T, msgs ...message.Message) string {
 		frames = append(frames, b)
 	}
 	path := filepath.Join(t.TempDir(), "atsss.pcap")
-	writePCAP(t, path, frames)
+	tsharktest.WriteUDP(t, path, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), 8805, frames)
 	return path
 }
 

@@ -2,8 +2,7 @@ package gtpu
 
 import (
 	"bytes"
-	"encoding/binary"
-	"os"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -28,7 +27,7 @@ func TestTshark(t *testing.T) {
 		AppendEchoResponse(nil, Header{Type: TypeEchoRequest, Seq: 0x1234, HasSeq: true}),
 	}
 	pcap := filepath.Join(t.TempDir(), "gtpu.pcap")
-	writeRawPCAP(t, pcap, msgs)
+	tsharktest.WriteUDP(t, pcap, netip.MustParseAddr("192.0.2.254"), netip.MustParseAddr("192.0.2.200"), Port, msgs)
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -56,48 +55,4 @@ func TestTshark(t *testing.T) {
 	if d := cmp.Diff(want, strings.Split(strings.TrimSpace(got), "\n")); d != "" {
 		t.Errorf("tshark fields message;teid;length;seq;pdu_type;qfi;recovery;ip.dst (-want +got):\n%s", d)
 	}
-}
-
-// writeRawPCAP writes each GTP-U message as UDP 2152 in IPv4 in a pcap of
-// link type RAW (101), so tshark dissects it with its GTP-U dissector.
-func writeRawPCAP(t *testing.T, path string, msgs [][]byte) {
-	le, be := binary.LittleEndian, binary.BigEndian
-	b := le.AppendUint32(nil, 0xa1b2c3d4)
-	b = le.AppendUint16(b, 2)
-	b = le.AppendUint16(b, 4)
-	b = le.AppendUint32(b, 0)
-	b = le.AppendUint32(b, 0)
-	b = le.AppendUint32(b, 65535)
-	b = le.AppendUint32(b, 101)
-	for n, msg := range msgs {
-		udp := be.AppendUint16(nil, Port)
-		udp = be.AppendUint16(udp, Port)
-		udp = be.AppendUint16(udp, uint16(8+len(msg)))
-		udp = be.AppendUint16(udp, 0) // no checksum (RFC 768)
-		udp = append(udp, msg...)
-		ip := []byte{0x45, 0}
-		ip = be.AppendUint16(ip, uint16(20+len(udp)))
-		ip = append(ip, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 254, 192, 0, 2, 200)
-		be.PutUint16(ip[10:], checksum(ip))
-		frame := append(ip, udp...)
-		b = le.AppendUint32(b, uint32(n+1))
-		b = le.AppendUint32(b, 0)
-		b = le.AppendUint32(b, uint32(len(frame)))
-		b = le.AppendUint32(b, uint32(len(frame)))
-		b = append(b, frame...)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
 }
