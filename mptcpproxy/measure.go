@@ -2,7 +2,6 @@ package mptcpproxy
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
@@ -13,25 +12,28 @@ import (
 // Priority-based rule overflows when its high-priority access is
 // saturated, and with DRTTI (the UE may not use PMF RTT) the RTTs are the
 // MPTCP subflows' (RTTWP, TS 23.501 §5.32.5.1).
+//
+// Saturated means the path, not the application, limits the sender: a
+// subflow holds data it has not been able to send yet (tcpi_notsent_bytes).
+// Two readings that looked right and were not: the delivery rate's
+// app-limited bit is never cleared on MPTCP subflows (6.18), and
+// tcpi_busy_time counts time with data in flight, which a paced sender
+// has all the time once its sends are closer than one RTT (measured: a 5
+// Mbit/s flow over a 4 ms path read as saturated).
 const (
 	// sampleInterval is how often the subflows of such sessions are read.
 	// 100 ms reacts within a few round trips of a cellular access and
 	// costs one getsockopt per connection per sample.
 	sampleInterval = 100 * time.Millisecond
-	// saturatedBusy is the share of a sample interval a subflow must have
-	// spent with data it could not send yet, for reasons of the path (its
-	// congestion window, its send buffer) rather than of the UE (its
-	// receive window), for its access to count as saturated. Measured on
-	// 6.18 through a 20 Mbit/s shaped access: a bulk sender's subflow is
-	// busy 100 % of the time, a 5 Mbit/s paced one 0 %; half sits well
-	// between, and the Priority-based overflow hold (steering.OverflowHold)
-	// keeps one quiet sample from ending an overflow.
-	saturatedBusy = 0.5
+	// saturatedNotSent is the backlog on a subflow that counts as
+	// saturation: more than a burst an application writes at once
+	// (measured through a 20 Mbit/s access: 0.4-1.5 MB for a bulk sender,
+	// 0 for a 5 Mbit/s paced one).
+	saturatedNotSent = 64 << 10
 	// saturatedSamples is how many samples in a row must find an access
-	// saturated. One is not enough: a paced sender whose 16 KiB bursts
-	// met a congestion window still small from a bulk phase's losses was
-	// busy half of a sample now and then, and overflow started again (2
-	// of 6 lab runs).
+	// saturated, so that one burst does not start an overflow; the
+	// overflow hold (steering.OverflowHold) keeps one quiet sample from
+	// ending one.
 	saturatedSamples = 2
 )
 
@@ -39,12 +41,6 @@ const (
 type readings struct {
 	saturated [2]bool
 	rtt       [2]time.Duration // lowest subflow RTT; 0: no subflow
-}
-
-// busyReading is a subflow's path-limited busy time when last sampled.
-type busyReading struct {
-	remote netip.AddrPort
-	busy   time.Duration
 }
 
 // measured reports whether u's steering uses what the proxy measures.
@@ -83,7 +79,7 @@ func (s *steerer) sample(now time.Time) {
 	for seid, sts := range bySession {
 		var r readings
 		for _, st := range sts {
-			st.measure(&r, now)
+			st.measure(&r)
 		}
 		s.mu.Lock()
 		sp := entry(s.paths, seid)
@@ -94,8 +90,6 @@ func (s *steerer) sample(now time.Time) {
 				sp.saturatedRun[a] = 0
 			}
 			sp.saturated[a] = sp.saturatedRun[a] >= saturatedSamples
-		}
-		for _, a := range atsss.Accesses {
 			if r.rtt[a] > 0 {
 				sp.subflowRTT[a] = r.rtt[a] // else keep the last: a new connection starts with it
 			}
@@ -113,9 +107,8 @@ func (s *steerer) sample(now time.Time) {
 	s.mu.Unlock()
 }
 
-// measure adds st's subflows to r. Only the sampler calls it, so the busy
-// readings need no lock.
-func (st *steered) measure(r *readings, now time.Time) {
+// measure adds st's established subflows to r.
+func (st *steered) measure(r *readings) {
 	rc, err := st.c.client.SyscallConn()
 	if err != nil {
 		return
@@ -127,20 +120,13 @@ func (st *steered) measure(r *readings, now time.Time) {
 	st.mu.Lock()
 	u := st.ue
 	st.mu.Unlock()
-	elapsed := now.Sub(st.sampledAt)
-	prev := st.busy
-	st.busy, st.sampledAt = make([]busyReading, 0, len(subs)), now
 	for _, sf := range subs {
 		a, ok := u.accessOf(sf.Remote.Addr())
 		if !ok || sf.State != tcpEstablished {
 			continue
 		}
-		busy := sf.Busy - sf.RwndLimited
-		st.busy = append(st.busy, busyReading{sf.Remote, busy})
-		for _, p := range prev {
-			if p.remote == sf.Remote && saturated(p.busy, busy, elapsed) {
-				r.saturated[a] = true
-			}
+		if sf.NotSent >= saturatedNotSent {
+			r.saturated[a] = true
 		}
 		if sf.RTT > 0 && (r.rtt[a] == 0 || sf.RTT < r.rtt[a]) {
 			r.rtt[a] = sf.RTT
@@ -150,10 +136,3 @@ func (st *steered) measure(r *readings, now time.Time) {
 
 // tcpEstablished is TCP_ESTABLISHED, a tcpi_state value.
 const tcpEstablished = 1
-
-// saturated reports whether a subflow whose path-limited busy time went
-// from prev to cur over elapsed was limited by its path for at least
-// saturatedBusy of it.
-func saturated(prev, cur, elapsed time.Duration) bool {
-	return elapsed > 0 && cur > prev && float64(cur-prev) >= saturatedBusy*float64(elapsed)
-}

@@ -69,10 +69,6 @@ type steered struct {
 	mu       sync.Mutex // guards the fields below; held while applying them
 	ue       *ue        // the session as last seen (conn.ue is the one admitted)
 	decision steering.Decision
-
-	// The subflows' busy times at the last sample; the sampler's alone.
-	busy      []busyReading
-	sampledAt time.Time
 }
 
 func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {

@@ -161,9 +161,10 @@ func failoverOptions(c lossCause) rig.Options {
 // session in the middle of a 64 MiB transfer each way, by a link event
 // and by a PMF unavailability report with a silent drop, and keeps it down
 // until the transfer ends. Every byte arrives, the standby carries both
-// directions, the dead access carries nothing while down, and neither
-// the proxy (downlink) nor the UE (uplink) schedules data on its subflows
-// once the standby took over. The times are logged, not asserted (see
+// directions, the dead access carries nothing while down, and the proxy
+// (downlink) schedules no data on its subflows once the standby took over;
+// nor does the UE (uplink) after a link down (behind a silent drop it
+// cannot know, see below). The times are logged, not asserted (see
 // BenchmarkFailover).
 func TestNetnsFailover(t *testing.T) {
 	for _, cause := range lossCauses {
@@ -192,7 +193,15 @@ func TestNetnsFailover(t *testing.T) {
 				}
 				t.Logf("%s: after the switch the %s sent on the dead access's subflows: live %d new + %d retransmitted bytes, closing %d + %d",
 					dirNames[d], senderNames[d], sent.live.newData, sent.live.retrans, sent.closing.newData, sent.closing.retrans)
-				if sent.live.newData > deadNewDataBudget {
+				// Behind a silent drop the lab UE's kernel still sees a
+				// working 3GPP link and nothing the UPF sends can reach
+				// it there (MP_PRIO and the reset go out on the dead
+				// subflow): its scheduler may place data on it (8.5 KB
+				// once in CI). Only a UE that acts on what it reported
+				// stops that (the +ue-pm cases of BenchmarkFailover), so
+				// the UE is held to it only when its own link went down.
+				ueUnaware := d == dirUp && cause == lossPMF
+				if sent.live.newData > deadNewDataBudget && !ueUnaware {
 					t.Errorf("%s: the %s went back to the dead access: %d bytes of new data on its live subflows after the standby took over, want ≤ %d",
 						dirNames[d], senderNames[d], sent.live.newData, deadNewDataBudget)
 				}

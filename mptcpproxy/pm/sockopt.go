@@ -126,15 +126,11 @@ type Subflow struct {
 	BytesRetrans  uint64
 	// DeliveryRate is the most recent delivery rate sample, bytes per second.
 	DeliveryRate uint64
-	// Busy is how long the subflow has had data to send that it could not
-	// send yet (tcpi_busy_time): limited by its congestion window, by the
-	// peer's receive window (RwndLimited, part of Busy) or by its send
-	// buffer. Its growth over an interval tells a path that limits the
-	// sender from one the application does not fill; the delivery rate's
-	// app-limited bit would tell too, but MPTCP never sets it on subflows
-	// (measured on 6.18: set on an idle subflow, never cleared by a paced
-	// one).
-	Busy, RwndLimited time.Duration
+	// NotSent is what the subflow holds that it has not sent yet
+	// (tcpi_notsent_bytes): data MPTCP gave it beyond what its congestion
+	// window lets out. It stays high while the path limits the sender and
+	// near 0 while the application does not fill it.
+	NotSent uint32
 }
 
 // ReadInfo reads MPTCP_INFO from the socket behind rc (from
@@ -493,8 +489,7 @@ var (
 	tiDeliveryRate  = unsafe.Offsetof(unix.TCPInfo{}.Delivery_rate)
 	tiBytesSent     = unsafe.Offsetof(unix.TCPInfo{}.Bytes_sent)
 	tiBytesRetrans  = unsafe.Offsetof(unix.TCPInfo{}.Bytes_retrans)
-	tiBusy          = unsafe.Offsetof(unix.TCPInfo{}.Busy_time)
-	tiRwndLimited   = unsafe.Offsetof(unix.TCPInfo{}.Rwnd_limited)
+	tiNotSent       = unsafe.Offsetof(unix.TCPInfo{}.Notsent_bytes)
 )
 
 // decodeTCPInfo reads the fields of Subflow from one tcp_info element as
@@ -530,8 +525,7 @@ func decodeTCPInfo(b []byte) Subflow {
 	sf.BytesSent = u64(tiBytesSent)
 	sf.BytesRetrans = u64(tiBytesRetrans)
 	sf.DeliveryRate = u64(tiDeliveryRate)
-	sf.Busy = time.Duration(u64(tiBusy)) * time.Microsecond
-	sf.RwndLimited = time.Duration(u64(tiRwndLimited)) * time.Microsecond
+	sf.NotSent = u32(tiNotSent)
 	return sf
 }
 

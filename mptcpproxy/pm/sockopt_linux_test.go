@@ -135,14 +135,14 @@ func TestDecodeTCPInfo(t *testing.T) {
 		State: 1, Snd_mss: 1448, Unacked: 3, Lost: 4, Rtt: 1500, Rttvar: 250,
 		Snd_cwnd: 10, Total_retrans: 5, Bytes_acked: 6, Bytes_received: 7,
 		Min_rtt: 900, Delivery_rate: 8, Bytes_sent: 9, Bytes_retrans: 10,
-		Busy_time: 11000, Rwnd_limited: 3000,
+		Notsent_bytes: 11,
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&ti)), unsafe.Sizeof(ti))
 	want := Subflow{
 		State: 1, SndMSS: 1448, Unacked: 3, Lost: 4,
 		RTT: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond, MinRTT: 900 * time.Microsecond,
 		SndCwnd: 10, TotalRetrans: 5, BytesAcked: 6, BytesReceived: 7, DeliveryRate: 8,
-		BytesSent: 9, BytesRetrans: 10, Busy: 11 * time.Millisecond, RwndLimited: 3 * time.Millisecond,
+		BytesSent: 9, BytesRetrans: 10, NotSent: 11,
 	}
 	if diff := cmp.Diff(want, decodeTCPInfo(b), cmpAddrs); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
