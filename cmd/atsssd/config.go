@@ -164,8 +164,8 @@ func (c config) validate() error {
 		switch {
 		case !c.PFCP.ATSSS.PMF.Enabled():
 			errs = append(errs, errors.New("pmf_server.enabled: needs pfcp.atsss.pmf address and port_base, where it listens"))
-		case !c.MPTCPProxy.Enabled || !c.MPTCPProxy.Steering:
-			errs = append(errs, errors.New("pmf_server.enabled: needs mptcp_proxy.steering, which its measurements feed"))
+		case (!c.MPTCPProxy.Enabled || !c.MPTCPProxy.Steering) && !c.ATSSSLL.Enabled:
+			errs = append(errs, errors.New("pmf_server.enabled: needs mptcp_proxy.steering or atsss_ll.enabled, which its measurements feed"))
 		case p.EchoInterval < 0:
 			errs = append(errs, fmt.Errorf("pmf_server.echo_interval: must not be negative, got %v", p.EchoInterval))
 		case p.RTTGain < 0 || p.RTTGain > 1:

@@ -39,6 +39,8 @@ func TestLoadConfig(t *testing.T) {
 			"atsss_ll: {enabled: true}\n", "atsss_ll.enabled"},
 		{"ATSSS-LL MTU too small", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss: {atsss_ll: true}\natsss_ll: {enabled: true, mtu: 100}\n", "atsss_ll.mtu"},
+		{"PMF with nothing to feed", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
+			"  atsss:\n    pmf: {address4: 203.0.113.1, port_base: 20000}\npmf_server: {enabled: true}\n", "pmf_server.enabled"},
 		{"redundant without steering", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    redundant_mptcp: true\n", "pfcp.atsss.redundant_mptcp"},
 	}

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -34,6 +35,7 @@ import (
 	"github.com/openatsss/atsss/atsss/boltstore"
 	"github.com/openatsss/atsss/mptcpproxy"
 	"github.com/openatsss/atsss/pfcp"
+	"github.com/openatsss/atsss/steering"
 	"github.com/openatsss/atsss/steering/ll"
 	"github.com/openatsss/atsss/steering/pmf"
 )
@@ -93,11 +95,6 @@ func run(configPath, logLevel string) error {
 		}
 		g.Go(func() error { return proxy.Run(ctx) })
 	}
-	if cfg.PMFServer.Enabled {
-		if err := runPMF(ctx, g, cfg, store, proxy, reports, log); err != nil {
-			return err
-		}
-	}
 	var fwd *ll.Forwarder
 	switch {
 	case cfg.ATSSSLL.Enabled:
@@ -107,6 +104,11 @@ func run(configPath, logLevel string) error {
 		g.Go(func() error { return fwd.Run(ctx) })
 	case cfg.PFCP.ATSSS.ATSSSLL:
 		log.Warn("pfcp.atsss.atsss_ll offers ATSSS-LL to SMFs but atsss_ll.enabled is false: ATSSS-LL rules are installed and nothing forwards them")
+	}
+	if cfg.PMFServer.Enabled {
+		if err := runPMF(ctx, g, cfg, store, proxy, fwd, reports, log); err != nil {
+			return err
+		}
 	}
 	if cfg.MetricsListen.IsValid() {
 		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, fwd, log) })
@@ -119,8 +121,15 @@ func run(configPath, logLevel string) error {
 
 // runPMF starts the PMF server on pfcp.atsss.pmf's addresses and ports,
 // feeds its events (RTT, downlink PLR, access reports) to the proxy's
-// steering and reports the UE's access availability reports to the SMF.
-func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, reports availabilityReporter, log *slog.Logger) error {
+// steering and to the ATSSS-LL data path (either may be nil: not running)
+// and reports the UE's access availability reports to the SMF.
+//
+// An ATSSS-LL session's PMF messages travel in its GTP-U tunnels: the
+// Forwarder writes the uplink ones to its TUN device, whence the kernel
+// delivers them to this server on the PMF address, and sends this
+// server's answers, routed into the TUN by the UE pools, back on the
+// access their source port names.
+func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Store, proxy *mptcpproxy.Proxy, fwd *ll.Forwarder, reports availabilityReporter, log *slog.Logger) error {
 	p := cfg.PFCP.ATSSS.PMF
 	var addrs []netip.Addr
 	for _, a := range []netip.Addr{p.Address4, p.Address6} {
@@ -142,7 +151,14 @@ func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Sto
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error {
 		for ev := range srv.Events() {
-			proxy.PathEvent(ev)
+			if proxy != nil {
+				proxy.PathEvent(ev)
+			}
+			if fwd != nil {
+				if e, ok := llPathEvent(ev); ok {
+					fwd.PathEvent(e)
+				}
+			}
 			if ev.Kind == pmf.KindAvailability && ev.Path.QFI == 0 {
 				reports.session(ev.Path.SEID, ev.Path.Access, ev.Available)
 			}
@@ -151,6 +167,28 @@ func runPMF(ctx context.Context, g *errgroup.Group, cfg config, store *atsss.Sto
 	})
 	log.Info("serving PMF", "addrs", addrs, "port_base", p.PortBase)
 	return nil
+}
+
+// llPathEvent converts a PMF event for the ATSSS-LL data path: RTT, the
+// downlink packet loss rate (percent, to steering.LossRate's tenths of a
+// percent) and the UE's availability reports, of the default QoS flow,
+// which is what MARs steer (as mptcpproxy.Proxy.PathEvent).
+func llPathEvent(ev pmf.Event) (ll.PathEvent, bool) {
+	if ev.Path.QFI != 0 {
+		return ll.PathEvent{}, false
+	}
+	e := ll.PathEvent{SEID: ev.Path.SEID, Access: ev.Path.Access}
+	switch ev.Kind {
+	case pmf.KindRTT:
+		e.Kind, e.RTT = ll.EventRTT, ev.RTT
+	case pmf.KindPLR:
+		e.Kind, e.Loss = ll.EventLoss, steering.LossRate(min(math.Round(ev.PLR*10), 1000))
+	case pmf.KindAvailability:
+		e.Kind, e.Available = ll.EventAvailability, ev.Available
+	default:
+		return ll.PathEvent{}, false
+	}
+	return e, true
 }
 
 func writeJSON(w http.ResponseWriter, v any, log *slog.Logger) {

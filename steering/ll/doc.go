@@ -22,6 +22,14 @@
 //     PDR's QFI. A PDR with a plain FAR (no MAR) is forwarded on that FAR.
 //     A PDR whose MAR is MPTCP (or MPQUIC) is not ours: the proxy
 //     terminates that traffic, so such packets are dropped and counted.
+//   - PMF (TS 23.501 §5.32.5): the PMF messages of a session travel in its
+//     tunnels. Uplink ones to the session's PMF ports (PMF Parameters) pass
+//     whatever the SDF filters say and reach the local PMF server through
+//     the TUN; downlink ones from a PMF port leave on the access that port
+//     measures, never steered by a MAR, even on an access reported
+//     unavailable. What the PMF measures and is told comes back through
+//     PathEvent (RTT, loss, the UE's availability reports) into the
+//     steering state of the session's ATSSS-LL MARs.
 //
 // Sessions come from the atsss.Store's change feed; the hot paths read an
 // immutable table through an atomic pointer. Steering state (hysteresis

@@ -266,7 +266,11 @@ func (f *Forwarder) uplink(msg []byte, from netip.AddrPort, out []byte) (inner, 
 		return nil, nil
 	}
 	var allowed bool
-	if p.ports {
+	if _, ok := v.pmfTo(&p); ok {
+		// PMF messages to the UPF's PMF ports travel in the session's
+		// tunnels (TS 23.501 §5.32.5.2) whatever its SDF filters allow.
+		allowed = true
+	} else if p.ports {
 		allowed = v.policy.AllowsPort(p.proto, netip.AddrPortFrom(p.src, p.sport), netip.AddrPortFrom(p.dst, p.dport))
 	} else {
 		allowed = v.policy.Allows(p.proto, p.src, netip.AddrPortFrom(p.dst, 0))
@@ -324,7 +328,13 @@ func (f *Forwarder) downlink(buf []byte, n int, now time.Time) (msg []byte, to n
 	r := v.match(&p)
 	var t tunnel
 	var a atsss.AccessType
+	port, isPMF := v.pmfFrom(&p)
 	switch {
+	case isPMF:
+		// The UPF's PMF message measures, or reports on, the access its
+		// source port names: it goes there whatever the MAR says, also
+		// when that access is reported unavailable.
+		t, a = v.pmfTunnel(r, port), port.access
 	case r == nil:
 		f.drops[dropNoRule].Add(1)
 		return nil, to, false
@@ -335,7 +345,7 @@ func (f *Forwarder) downlink(buf []byte, n int, now time.Time) (msg []byte, to n
 		t, a = r.direct, r.access
 	case r.act == actSteer:
 		var ok bool
-		if a, ok = steer(r.mar, v.unavailable, now); !ok {
+		if a, ok = steer(r.mar, v.unavailable, &v.st.pmf, now); !ok {
 			f.drops[dropNoAccess].Add(1)
 			return nil, to, false
 		}
@@ -367,7 +377,7 @@ func (f *Forwarder) downlink(buf []byte, n int, now time.Time) (msg []byte, to n
 // cannot split one flow, nor a few flows, 70/30); the cost is reordering
 // within a flow when the accesses' delays differ, which UDP applications
 // must bear over ATSSS-LL anyway.
-func steer(m *marPlan, unavailable [2]bool, now time.Time) (atsss.AccessType, bool) {
+func steer(m *marPlan, unavailable [2]bool, pmf *sessPMF, now time.Time) (atsss.AccessType, bool) {
 	ms := m.ms
 	if !ms.init || ms.n4 != unavailable {
 		ms.st.Direction = steering.Downlink
@@ -378,6 +388,7 @@ func steer(m *marPlan, unavailable [2]bool, now time.Time) (atsss.AccessType, bo
 		}
 		ms.n4, ms.init = unavailable, true
 	}
+	pmf.apply(ms)
 	d := steering.Decide(&m.rule, &ms.st, now)
 	if d != ms.dec {
 		ms.dec, ms.cur = d, [2]int{}

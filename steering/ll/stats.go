@@ -64,12 +64,7 @@ func (f *Forwarder) Stats() Stats {
 	for d := range numDrops {
 		s.Drops[d.String()] = f.drops[d].Load()
 	}
-	t := f.tab.Load()
-	seen := map[atsss.SEID]bool{}
-	for _, v := range t.byUE {
-		seen[v.seid] = true
-	}
-	s.Sessions = len(seen)
+	s.Sessions = len(f.tab.Load().bySEID)
 	return s
 }
 
@@ -77,22 +72,7 @@ func (f *Forwarder) Stats() Stats {
 // long as the session: a modification keeps them, a deletion ends them. It
 // is safe for concurrent use.
 func (f *Forwarder) SessionStats(id atsss.SEID) (SessionStats, bool) {
-	t := f.tab.Load()
-	var v *view
-	for _, c := range t.byUE {
-		if c.seid == id {
-			v = c
-			break
-		}
-	}
-	if v == nil {
-		for _, c := range t.byTEID {
-			if c.seid == id {
-				v = c
-				break
-			}
-		}
-	}
+	v := f.tab.Load().bySEID[id]
 	if v == nil {
 		return SessionStats{}, false
 	}

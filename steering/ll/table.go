@@ -15,6 +15,7 @@ import (
 type table struct {
 	byTEID map[uint32]*view     // uplink PDRs' local F-TEIDs
 	byUE   map[netip.Addr]*view // the sessions' UE addresses (Session.UEAddrs)
+	bySEID map[atsss.SEID]*view
 }
 
 // view is one session as the data path sees it. Immutable, except for the
@@ -28,6 +29,9 @@ type view struct {
 	peers       [2][]netip.Addr // the N3 peers (gNB, N3IWF) per access
 	unavailable [2]bool         // N4 Access Availability Information
 	teids       []uint32        // local F-TEIDs of the uplink PDRs
+	pmf         []pmfPort       // the session's PMF ports at the UPF
+	legs        [2]tunnel       // per access, the first downlink tunnel toward it
+	drtti       bool            // PMF RTT not allowed
 }
 
 // action says what a downlink PDR does with what it matches.
@@ -75,6 +79,9 @@ type marState struct {
 	st   steering.State
 	dec  steering.Decision
 	cur  [2]int // smooth weighted round robin
+	// The sessPMF generation and access reports last applied to st.
+	pmfGen   uint64
+	availSeq [2]uint64
 }
 
 // sessState outlives the session's views: counters and steering state
@@ -83,6 +90,7 @@ type sessState struct {
 	ul, dl  [2]counter
 	ulOther counter // uplink from a peer that is no FAR's (access unknown)
 	mars    map[uint16]*marState
+	pmf     sessPMF
 }
 
 type counter struct{ packets, bytes atomic.Uint64 }
@@ -94,7 +102,8 @@ func (c *counter) add(n int) {
 
 // compile builds the view of s; st carries over from its previous view.
 func compile(s *atsss.Session, st *sessState) *view {
-	v := &view{seid: s.LocalSEID, st: st, owned: s.UEAddrs(), policy: s.UplinkFilters(), unavailable: s.Unavailable}
+	v := &view{seid: s.LocalSEID, st: st, owned: s.UEAddrs(), policy: s.UplinkFilters(), unavailable: s.Unavailable,
+		pmf: pmfPorts(s), drtti: s.ATSSS.Requested.DRTTI}
 	var order []*atsss.PDR
 	for i := range s.PDRs {
 		p := &s.PDRs[i]
@@ -168,6 +177,15 @@ func compile(s *atsss.Session, st *sessState) *view {
 			}
 		}
 		v.dl = append(v.dl, r)
+		for _, a := range atsss.Accesses {
+			switch {
+			case v.legs[a].ok:
+			case r.act == actSteer:
+				v.legs[a] = r.mar.legs[a]
+			case r.act == actDirect && r.access == a:
+				v.legs[a] = r.direct
+			}
+		}
 	}
 	for id := range st.mars {
 		if !used[id] {
@@ -303,8 +321,9 @@ func (v *view) accessOf(peer netip.Addr) (atsss.AccessType, bool) {
 
 // buildTable indexes views.
 func buildTable(views map[atsss.SEID]*view) *table {
-	t := &table{byTEID: make(map[uint32]*view), byUE: make(map[netip.Addr]*view)}
+	t := &table{byTEID: make(map[uint32]*view), byUE: make(map[netip.Addr]*view), bySEID: make(map[atsss.SEID]*view, len(views))}
 	for _, v := range views {
+		t.bySEID[v.seid] = v
 		for _, a := range v.owned {
 			t.byUE[a] = v
 		}

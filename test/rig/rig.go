@@ -54,6 +54,13 @@ type Options struct {
 	ATSSS map[string]any
 	// LogLevel of atsssd; default info.
 	LogLevel string
+	// ATSSSLL, if not nil, runs atsssd's ATSSS-LL data path with these
+	// atsss_ll settings by YAML name on top of the rig's (enabled, n3 on
+	// 0.0.0.0:2152, so on upf's address of each access), e.g.
+	// {"routes": ["203.0.113.32/28"]}, the pool of the ATSSS-LL UEs. It
+	// also has upf route between the data path's TUN device and N6, never
+	// from an access link: the UE reaches N6 only through GTP-U.
+	ATSSSLL map[string]any
 }
 
 // Rig is a running lab with atsssd and an SMF. Close it when done.
@@ -107,6 +114,24 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 			pmfCfg[k] = v
 		}
 		cfg["pmf_server"] = pmfCfg
+	}
+	if opts.ATSSSLL != nil {
+		llCfg := map[string]any{"enabled": true, "n3": "0.0.0.0:2152"}
+		for k, v := range opts.ATSSSLL {
+			llCfg[k] = v
+		}
+		cfg["atsss_ll"] = llCfg
+		// Writing "all" sets every link and the default for new ones,
+		// the TUN device among them.
+		for _, s := range [][2]string{
+			{"net.ipv4.conf.all.forwarding", "1"},
+			{"net.ipv4.conf." + lab.Access[atsss.Access3GPP].Link + ".forwarding", "0"},
+			{"net.ipv4.conf." + lab.Access[atsss.AccessNon3GPP].Link + ".forwarding", "0"},
+		} {
+			if err = r.Lab.UPF.Sysctl(s[0], s[1]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	upf := func(name string, args ...string) *exec.Cmd {
 		return r.Lab.UPF.Command(context.Background(), name, args...)
@@ -202,6 +227,12 @@ type SessionSpec struct {
 	// smfsim's (mptcp and pmf).
 	ATSSS string
 	SDF   string // uplink (and downlink) PDR filter; default all traffic
+	// Functionality of the MAR (smfsim -functionality): "mptcp" (the
+	// default) or "atsss-ll". An ATSSS-LL session's gNB and N3IWF are the
+	// lab UE's addresses on the two accesses (where a test/ransim RAN
+	// listens), with pfcptest.DefaultSpec's TEIDs; it has no link-specific
+	// addresses, and the rig needs Options.ATSSSLL.
+	Functionality string
 }
 
 // Establish has the SMF install an MPTCP MA PDU session, puts its
@@ -218,7 +249,13 @@ func (r *Rig) Establish(ctx context.Context, s SessionSpec) (*UE, error) {
 	if s.Mode == "" {
 		s.Mode, s.Priorities = "active-standby", "active/standby"
 	}
-	args := []string{"-seid", strconv.FormatUint(s.CPSEID, 10), "-ue", s.UE.String(), "-functionality", "mptcp", "-mode", s.Mode}
+	if s.Functionality == "" {
+		s.Functionality = "mptcp"
+	}
+	args := []string{"-seid", strconv.FormatUint(s.CPSEID, 10), "-ue", s.UE.String(), "-functionality", s.Functionality, "-mode", s.Mode}
+	if s.Functionality == "atsss-ll" {
+		args = append(args, "-gnb", lab.Access[atsss.Access3GPP].UEAddr.String(), "-n3iwf", lab.Access[atsss.AccessNon3GPP].UEAddr.String())
+	}
 	w, p := s.Weights, s.Priorities
 	if w == "" {
 		w = "-/-"
@@ -237,6 +274,12 @@ func (r *Rig) Establish(ctx context.Context, s SessionSpec) (*UE, error) {
 		return nil, err
 	}
 	o := out[len(out)-1]
+	if s.Functionality == "atsss-ll" {
+		if o.ATSSS == nil || !o.ATSSS.ATSSSLL {
+			return nil, fmt.Errorf("establish: ATSSS-LL not granted in %+v", o)
+		}
+		return &UE{SEID: o.UPSEID, CPSEID: atsss.SEID(s.CPSEID), Addr: s.UE, rig: r}, nil
+	}
 	if o.ATSSS == nil || o.ATSSS.MPTCP == nil {
 		return nil, fmt.Errorf("establish: no MPTCP parameters in %+v", o)
 	}
