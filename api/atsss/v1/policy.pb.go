@@ -1,13 +1,13 @@
 // Steering policies set by operators (or a PCF adapter) over the UPF's
 // ATSSS steering. The steering fields follow the PCF's TrafficControlData
-// (TS 29.512 clause 5.6.2.10 "SteeringMode", 5.6.2.9 "TrafficControlData",
-// 5.6.2.46 "ThresholdValue") so that a policy converts losslessly to and
+// (TS 29.512 "SteeringMode", "TrafficControlData",
+// "ThresholdValue") so that a policy converts losslessly to and
 // from github.com/free5gc/openapi v1.3.0 models.Pcf_SMPolCtrl_TrafficControlData.
 //
 // Units used throughout this API (each field repeats its own unit):
 //   - packet loss rate (PLR): tenths of a percent (per mille), 0..1000, as
-//     the PCF's PacketLossRate (TS 29.571 clause 5.5.2). N4 carries PLR in
-//     whole percent (TS 29.244 clause 8.2.188 Thresholds); values from N4
+//     the PCF's PacketLossRate (TS 29.571). N4 carries PLR in
+//     whole percent (TS 29.244 Thresholds); values from N4
 //     are multiplied by 10 when shown here, so no precision is lost.
 //   - round-trip time: milliseconds when it is a PCF threshold (TS 29.512
 //     ThresholdValue.rttThres), microseconds when it is a measurement.
@@ -39,7 +39,7 @@ const (
 )
 
 // AccessType is an access network of a multi-access PDU session
-// (TS 29.571 clause 5.4.3.2 AccessType).
+// (TS 29.571 AccessType).
 type AccessType int32
 
 const (
@@ -93,7 +93,7 @@ func (AccessType) EnumDescriptor() ([]byte, []int) {
 }
 
 // SteeringFunctionality is the steering functionality of a flow
-// (TS 29.512 clause 5.6.3.13).
+// (TS 29.512).
 type SteeringFunctionality int32
 
 const (
@@ -146,8 +146,8 @@ func (SteeringFunctionality) EnumDescriptor() ([]byte, []int) {
 	return file_atsss_v1_policy_proto_rawDescGZIP(), []int{1}
 }
 
-// SteeringModeValue is the ATSSS steering mode (TS 29.512 clause 5.6.3.14,
-// TS 23.501 clause 5.32.8).
+// SteeringModeValue is the ATSSS steering mode (TS 29.512,
+// TS 23.501).
 type SteeringModeValue int32
 
 const (
@@ -212,7 +212,7 @@ func (SteeringModeValue) EnumDescriptor() ([]byte, []int) {
 }
 
 // SteeringModeIndicator modifies the Load-Balancing steering mode
-// (TS 29.512 clause 5.6.3.22, TS 24.193 clause 5.5.3.4).
+// (TS 29.512, TS 24.193).
 type SteeringModeIndicator int32
 
 const (
@@ -267,7 +267,7 @@ func (SteeringModeIndicator) EnumDescriptor() ([]byte, []int) {
 }
 
 // PathPreference is a per-flow path preference in the spirit of the TAPS
-// multipath properties (RFC 9622 clause 6.2.14). It narrows the steering
+// multipath properties (RFC 9622). It narrows the steering
 // mode's choice of access; it never sends traffic over an unavailable access.
 type PathPreference int32
 
@@ -395,7 +395,7 @@ func (PolicyEventType) EnumDescriptor() ([]byte, []int) {
 	return file_atsss_v1_policy_proto_rawDescGZIP(), []int{5}
 }
 
-// Snssai is a network slice (TS 23.003 clause 28.4.2).
+// Snssai is a network slice (TS 23.003).
 type Snssai struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// sst is the Slice/Service Type, 0..255.
@@ -525,13 +525,13 @@ type isApplication_Selector interface {
 
 type Application_FlowDescription struct {
 	// flow_description is an SDF filter in IPFilterRule syntax
-	// (TS 29.212 clause 5.4.2, e.g. "permit out ip from 198.51.100.0/24 to assigned").
+	// (TS 29.212, e.g. "permit out ip from 198.51.100.0/24 to assigned").
 	FlowDescription string `protobuf:"bytes,1,opt,name=flow_description,json=flowDescription,proto3,oneof"`
 }
 
 type Application_AppId struct {
 	// app_id is an application identifier known to the UPF's PFDs (TS 29.244
-	// clause 8.2.6 Application ID).
+	// Application ID).
 	AppId string `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3,oneof"`
 }
 
@@ -633,8 +633,7 @@ type isPolicyMatch_Key interface {
 }
 
 type PolicyMatch_Dnn struct {
-	// dnn matches every flow of sessions of this Data Network Name (TS 23.003
-	// clause 9A), compared case-insensitively.
+	// dnn matches every flow of sessions of this Data Network Name (TS 23.003), compared case-insensitively.
 	Dnn string `protobuf:"bytes,1,opt,name=dnn,proto3,oneof"`
 }
 
@@ -662,8 +661,8 @@ func (*PolicyMatch_UePrefix) isPolicyMatch_Key() {}
 
 func (*PolicyMatch_Application) isPolicyMatch_Key() {}
 
-// ThresholdValue holds steering thresholds (TS 29.512 clause 5.6.2.46;
-// N4: TS 29.244 clause 8.2.188 Thresholds). Unset means no threshold.
+// ThresholdValue holds steering thresholds (TS 29.512;
+// N4: TS 29.244 Thresholds). Unset means no threshold.
 type ThresholdValue struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// rtt_ms is the RTT threshold in milliseconds (PCF rttThres), at most
@@ -722,7 +721,7 @@ func (x *ThresholdValue) GetPlrPerMille() uint32 {
 }
 
 // SteeringMode is one direction's steering, shaped as the PCF's SteeringMode
-// (TS 29.512 clause 5.6.2.10).
+// (TS 29.512).
 type SteeringMode struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// steer_mode_value is the steering mode (PCF steerModeValue).
@@ -900,7 +899,7 @@ type Policy struct {
 	// match selects the flows the policy applies to.
 	Match *PolicyMatch `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
 	// precedence orders matching policies: the lowest value wins (like PCF
-	// precedence, TS 29.512 clause 5.6.2.6); ties are broken by name.
+	// precedence, TS 29.512); ties are broken by name.
 	Precedence uint32 `protobuf:"varint,3,opt,name=precedence,proto3" json:"precedence,omitempty"`
 	// steer_fun is the steering functionality (PCF steerFun), or unspecified
 	// to keep the SMF's.

@@ -1,13 +1,13 @@
 // Steering policies set by operators (or a PCF adapter) over the UPF's
 // ATSSS steering. The steering fields follow the PCF's TrafficControlData
-// (TS 29.512 clause 5.6.2.10 "SteeringMode", 5.6.2.9 "TrafficControlData",
-// 5.6.2.46 "ThresholdValue") so that a policy converts losslessly to and
+// (TS 29.512 "SteeringMode", "TrafficControlData",
+// "ThresholdValue") so that a policy converts losslessly to and
 // from github.com/free5gc/openapi v1.3.0 models.Pcf_SMPolCtrl_TrafficControlData.
 //
 // Units used throughout this API (each field repeats its own unit):
 //   - packet loss rate (PLR): tenths of a percent (per mille), 0..1000, as
-//     the PCF's PacketLossRate (TS 29.571 clause 5.5.2). N4 carries PLR in
-//     whole percent (TS 29.244 clause 8.2.188 Thresholds); values from N4
+//     the PCF's PacketLossRate (TS 29.571). N4 carries PLR in
+//     whole percent (TS 29.244 Thresholds); values from N4
 //     are multiplied by 10 when shown here, so no precision is lost.
 //   - round-trip time: milliseconds when it is a PCF threshold (TS 29.512
 //     ThresholdValue.rttThres), microseconds when it is a measurement.

@@ -36,7 +36,7 @@ const (
 	// STEERING_SOURCE_UNSPECIFIED is never sent.
 	SteeringSource_STEERING_SOURCE_UNSPECIFIED SteeringSource = 0
 	// STEERING_SOURCE_SMF_MAR is the SMF's Create/Update MAR over N4
-	// (TS 29.244 clause 7.5.2.8); no operator policy matches.
+	// (TS 29.244); no operator policy matches.
 	SteeringSource_STEERING_SOURCE_SMF_MAR SteeringSource = 1
 	// STEERING_SOURCE_OPERATOR_POLICY is an operator policy
 	// (MultiAccessRule.policy) that overrides the SMF's MAR.
@@ -207,11 +207,11 @@ func (PathEventType) EnumDescriptor() ([]byte, []int) {
 	return file_atsss_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
-// PacketDetectionRule is the part of an N4 PDR (TS 29.244 clause 7.5.2.2)
+// PacketDetectionRule is the part of an N4 PDR (TS 29.244)
 // that matters for steering.
 type PacketDetectionRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// pdr_id is the PDR ID (TS 29.244 clause 8.2.36).
+	// pdr_id is the PDR ID (TS 29.244).
 	PdrId uint32 `protobuf:"varint,1,opt,name=pdr_id,json=pdrId,proto3" json:"pdr_id,omitempty"`
 	// precedence is the PDR precedence; lower values match first.
 	Precedence uint32 `protobuf:"varint,2,opt,name=precedence,proto3" json:"precedence,omitempty"`
@@ -225,7 +225,7 @@ type PacketDetectionRule struct {
 	FarId uint32 `protobuf:"varint,6,opt,name=far_id,json=farId,proto3" json:"far_id,omitempty"`
 	// mar_id is the MAR the PDR points to, or 0.
 	MarId uint32 `protobuf:"varint,7,opt,name=mar_id,json=marId,proto3" json:"mar_id,omitempty"`
-	// mptcp_applicable is the MPTCP Applicable Indication (TS 29.244 clause 8.2.203).
+	// mptcp_applicable is the MPTCP Applicable Indication (TS 29.244).
 	MptcpApplicable bool `protobuf:"varint,8,opt,name=mptcp_applicable,json=mptcpApplicable,proto3" json:"mptcp_applicable,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -317,11 +317,11 @@ func (x *PacketDetectionRule) GetMptcpApplicable() bool {
 	return false
 }
 
-// MultiAccessRule is an N4 MAR (TS 29.244 clause 7.5.2.8) with the steering
+// MultiAccessRule is an N4 MAR (TS 29.244) with the steering
 // the UPF actually applies.
 type MultiAccessRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// mar_id is the MAR ID (TS 29.244 clause 8.2.178).
+	// mar_id is the MAR ID (TS 29.244).
 	MarId uint32 `protobuf:"varint,1,opt,name=mar_id,json=marId,proto3" json:"mar_id,omitempty"`
 	// smf_steer_fun is the SMF's steering functionality.
 	SmfSteerFun SteeringFunctionality `protobuf:"varint,2,opt,name=smf_steer_fun,json=smfSteerFun,proto3,enum=atsss.v1.SteeringFunctionality" json:"smf_steer_fun,omitempty"`
@@ -466,7 +466,7 @@ func (x *MultiAccessRule) GetPathPreference() PathPreference {
 }
 
 // AccessState is the state of one access of a session, as measured by the
-// UPF (PMF, TS 24.193 clause 5.3.4, and the MPTCP proxy).
+// UPF (PMF, TS 24.193, and the MPTCP proxy).
 type AccessState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// access is the access this state is for.
@@ -590,7 +590,7 @@ func (x *AccessState) GetChangeTime() *timestamppb.Timestamp {
 // Session is one MA PDU session.
 type Session struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// seid is the UPF's (local) F-SEID of the session (TS 29.244 clause 8.2.37).
+	// seid is the UPF's (local) F-SEID of the session (TS 29.244).
 	Seid uint64 `protobuf:"varint,1,opt,name=seid,proto3" json:"seid,omitempty"`
 	// peer is the SMF's PFCP Node ID (FQDN or IP address).
 	Peer string `protobuf:"bytes,2,opt,name=peer,proto3" json:"peer,omitempty"`
