@@ -1,6 +1,7 @@
 package atsss
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -323,23 +324,37 @@ func (f FlowFilter) MatchUplink(proto uint8, ue netip.Addr, uePort uint16, remot
 	return f.matchUplink(proto, ue.Unmap(), uePort, true, remote.Addr().Unmap(), remote.Port(), nil)
 }
 
+// MatchDownlink reports whether a downlink packet of IP protocol proto
+// from remote to ue matches f, read as written ("from" is the remote end,
+// "to" the UE, TS 29.244 §5.2.1A.2A). Without ports (portsKnown false: a
+// protocol without them) a filter on ports does not match.
+func (f FlowFilter) MatchDownlink(proto uint8, remote netip.AddrPort, ue netip.AddrPort, portsKnown bool) bool {
+	return f.match(proto, ue.Addr().Unmap(), ue.Port(), portsKnown, remote.Addr().Unmap(), remote.Port(), portsKnown, nil)
+}
+
 // matchUplink is MatchUplink with the UE port possibly unknown (then a
 // filter on UE ports does not match) and with n6, the addresses the
 // connection may have on N6 besides ue, for UE-side prefixes.
 func (f *FlowFilter) matchUplink(proto uint8, ue netip.Addr, uePort uint16, portKnown bool, remote netip.Addr, remotePort uint16, n6 []netip.Addr) bool {
+	return f.match(proto, ue, uePort, portKnown, remote, remotePort, true, n6)
+}
+
+// match is the one matcher of both directions; a filter on a port that is
+// not known does not match.
+func (f *FlowFilter) match(proto uint8, ue netip.Addr, uePort uint16, uePortKnown bool, remote netip.Addr, remotePort uint16, remotePortKnown bool, n6 []netip.Addr) bool {
 	if f.Proto != 0 && f.Proto != proto {
 		return false
 	}
 	if f.Remote.Assigned || (f.Remote.Prefix.IsValid() && !f.Remote.Prefix.Contains(remote)) {
 		return false
 	}
-	if f.RemotePorts != nil && !portsContain(f.RemotePorts, remotePort) {
+	if f.RemotePorts != nil && (!remotePortKnown || !portsContain(f.RemotePorts, remotePort)) {
 		return false
 	}
 	if f.UE.Prefix.IsValid() && !f.UE.Prefix.Contains(ue) && !containsSameFamily(f.UE.Prefix, n6, remote.Is4()) {
 		return false
 	}
-	if f.UEPorts != nil && (!portKnown || !portsContain(f.UEPorts, uePort)) {
+	if f.UEPorts != nil && (!uePortKnown || !portsContain(f.UEPorts, uePort)) {
 		return false
 	}
 	return true
@@ -427,15 +442,7 @@ func (s *Session) UplinkFilters() UplinkPolicy {
 			order = append(order, &s.PDRs[i])
 		}
 	}
-	slices.SortStableFunc(order, func(a, b *PDR) int {
-		switch {
-		case a.Precedence < b.Precedence:
-			return -1
-		case a.Precedence > b.Precedence:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b *PDR) int { return cmp.Compare(a.Precedence, b.Precedence) })
 	for _, pdr := range order {
 		r := uplinkRule{forwards: s.forwardsToCore(pdr)}
 		switch {
@@ -445,7 +452,7 @@ func (s *Session) UplinkFilters() UplinkPolicy {
 			r.all = true
 		default:
 			for _, sdf := range pdr.PDI.SDFFilters {
-				if f, ok := s.evaluable(sdf); ok {
+				if f, ok := s.EvaluableFilter(sdf); ok {
 					r.filters = append(r.filters, f)
 				}
 			}
@@ -455,9 +462,11 @@ func (s *Session) UplinkFilters() UplinkPolicy {
 	return p
 }
 
-// evaluable returns the flow filter of sdf when the proxy can evaluate it
-// whole on a connection.
-func (s *Session) evaluable(sdf SDFFilter) (FlowFilter, bool) {
+// EvaluableFilter returns the flow filter of sdf when a data plane can
+// evaluate it whole on a packet or connection: a Flow Description, given
+// or referred to by its SDF Filter ID, and nothing on ToS, SPI or flow
+// label.
+func (s *Session) EvaluableFilter(sdf SDFFilter) (FlowFilter, bool) {
 	if sdf.ToSTrafficClass != 0 || sdf.SPI != 0 || sdf.FlowLabel != 0 {
 		return FlowFilter{}, false
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -337,7 +336,7 @@ func (s *steerer) pmfLoss(seid atsss.SEID, a atsss.AccessType, percent float64) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp := entry(s.paths, seid)
-	sp.loss[a], sp.lossSet[a] = steering.LossRate(min(math.Round(percent*10), 1000)), true
+	sp.loss[a], sp.lossSet[a] = steering.LossFromPercent(percent), true
 }
 
 // pmfAvailability takes the UE's PMF report on a session's access.

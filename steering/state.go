@@ -2,6 +2,7 @@ package steering
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
@@ -55,6 +56,12 @@ func (s Source) String() string {
 // thresholds are in whole percent (TS 29.244 §8.2.196), so a PMF reading
 // keeps one more digit than the rule it is compared with.
 type LossRate uint16
+
+// LossFromPercent converts a measured loss in percent (the PMF's PLR) to a
+// LossRate, rounded to the nearest tenth and capped at 1000.
+func LossFromPercent(percent float64) LossRate {
+	return LossRate(min(max(math.Round(percent*10), 0), 1000))
+}
 
 // Path is what is known about one access in one direction.
 type Path struct {

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -182,7 +181,7 @@ func llPathEvent(ev pmf.Event) (ll.PathEvent, bool) {
 	case pmf.KindRTT:
 		e.Kind, e.RTT = ll.EventRTT, ev.RTT
 	case pmf.KindPLR:
-		e.Kind, e.Loss = ll.EventLoss, steering.LossRate(min(math.Round(ev.PLR*10), 1000))
+		e.Kind, e.Loss = ll.EventLoss, steering.LossFromPercent(ev.PLR)
 	case pmf.KindAvailability:
 		e.Kind, e.Available = ll.EventAvailability, ev.Available
 	default:

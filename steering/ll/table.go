@@ -1,6 +1,7 @@
 package ll
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -113,15 +114,7 @@ func compile(s *atsss.Session, st *sessState) *view {
 			v.teids = append(v.teids, p.PDI.FTEID.TEID)
 		}
 	}
-	slices.SortStableFunc(order, func(a, b *atsss.PDR) int {
-		switch {
-		case a.Precedence < b.Precedence:
-			return -1
-		case a.Precedence > b.Precedence:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b *atsss.PDR) int { return cmp.Compare(a.Precedence, b.Precedence) })
 	used := map[uint16]bool{}
 	for _, p := range order {
 		r := dlRule{}
@@ -130,13 +123,9 @@ func compile(s *atsss.Session, st *sessState) *view {
 		}
 		r.all = len(p.PDI.SDFFilters) == 0 && p.PDI.ApplicationID == ""
 		for _, sdf := range p.PDI.SDFFilters {
-			// What cannot be evaluated on a packet here never matches: an
-			// SDF filter on ToS, SPI or flow label, or one without a Flow
-			// Description, as in atsss.UplinkPolicy.
-			if sdf.ToSTrafficClass != 0 || sdf.SPI != 0 || sdf.FlowLabel != 0 || sdf.FlowDescription == "" {
-				continue
-			}
-			if f, err := atsss.ParseFlowDescription(sdf.FlowDescription); err == nil {
+			// What cannot be evaluated on a packet never matches, as in
+			// atsss.UplinkPolicy.
+			if f, ok := s.EvaluableFilter(sdf); ok {
 				r.filters = append(r.filters, f)
 			}
 		}
@@ -268,44 +257,12 @@ func (v *view) match(p *ipInfo) *dlRule {
 			return r
 		}
 		for j := range r.filters {
-			if matchDownlink(&r.filters[j], p) {
+			if r.filters[j].MatchDownlink(p.proto, netip.AddrPortFrom(p.src, p.sport), netip.AddrPortFrom(p.dst, p.dport), p.ports) {
 				return r
 			}
 		}
 	}
 	return nil
-}
-
-// matchDownlink applies a Flow Description to a downlink packet as
-// written: "from" is the remote (the source), "to" the UE (the
-// destination), TS 29.244 §5.2.1A.2A. "assigned" matches the UE's
-// address, which the session lookup has already established.
-func matchDownlink(f *atsss.FlowFilter, p *ipInfo) bool {
-	if f.Proto != 0 && f.Proto != p.proto {
-		return false
-	}
-	if f.Remote.Assigned || (f.Remote.Prefix.IsValid() && !f.Remote.Prefix.Contains(p.src)) {
-		return false
-	}
-	if f.UE.Prefix.IsValid() && !f.UE.Prefix.Contains(p.dst) {
-		return false
-	}
-	if f.RemotePorts != nil && (!p.ports || !inPorts(f.RemotePorts, p.sport)) {
-		return false
-	}
-	if f.UEPorts != nil && (!p.ports || !inPorts(f.UEPorts, p.dport)) {
-		return false
-	}
-	return true
-}
-
-func inPorts(rs []atsss.PortRange, port uint16) bool {
-	for _, r := range rs {
-		if r.First <= port && port <= r.Last {
-			return true
-		}
-	}
-	return false
 }
 
 // accessOf tells the access an uplink G-PDU came over from its outer
