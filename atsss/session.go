@@ -31,7 +31,34 @@ type Session struct {
 	// with Access Availability Information (TS 29.244 §5.20.4.1). The data
 	// planes stop downlink on such an access until it is reported available.
 	Unavailable [2]bool `json:"unavailable,omitempty"`
+
+	// DNN and SNSSAI are the session's data network and slice, when the SMF
+	// sends them (APN/DNN and S-NSSAI IEs of the establishment request, TS
+	// 29.244 §7.5.2): operator policies can match on them. DNN is kept as
+	// received, its labels joined by dots; the case of its letters is not
+	// significant (TS 23.003 §9.1), so compare it with strings.EqualFold.
+	// SNSSAI is in the form SNSSAI.Validate checks. A modification does not
+	// change either.
+	DNN    string  `json:"dnn,omitempty"`
+	SNSSAI *SNSSAI `json:"snssai,omitempty"`
 }
+
+// SNSSAI is a network slice (TS 23.003 §28.4.2): a Slice/Service Type and
+// an optional 24-bit Slice Differentiator.
+//
+// A slice has a single form, so that == compares slices: without an SD, SD
+// is 0 and SDSet false. PFCP's S-NSSAI IE always carries an SD field and
+// says "no SD" with the reserved value NoSD; decoders turn that into SDSet
+// false.
+type SNSSAI struct {
+	SST   uint8  `json:"sst"`
+	SD    uint32 `json:"sd,omitempty"` // 24 bits, meaningful when SDSet
+	SDSet bool   `json:"sd_set,omitempty"`
+}
+
+// NoSD is the reserved SD value "no SD value associated with the SST"
+// (TS 23.003 §28.4.2), for protocols whose SD field is never absent.
+const NoSD = 0xFFFFFF
 
 // PDR is a Packet Detection Rule (TS 29.244 §7.5.2.2).
 type PDR struct {
@@ -380,6 +407,7 @@ func (s *Session) Clone() *Session {
 	c.ATSSS.Requested.QFIs = slices.Clone(s.ATSSS.Requested.QFIs)
 	c.ATSSS.Params.MPTCP = clonePtr(s.ATSSS.Params.MPTCP)
 	c.ATSSS.Params.PMF = slices.Clone(s.ATSSS.Params.PMF)
+	c.SNSSAI = clonePtr(s.SNSSAI)
 	return &c
 }
 

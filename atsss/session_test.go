@@ -33,6 +33,8 @@ func fullSession() *atsss.Session {
 	s.ATSSS.Requested.PQPM = true
 	s.ATSSS.Requested.QFIs = []uint8{1, 9}
 	s.ATSSS.Params.PMF = append(s.ATSSS.Params.PMF, atsss.PMFParams{QFI: 1, Addr: atsss.AddrPair{IPv6: ueIPv6}, Ports: [2]uint16{4003, 4004}})
+	s.DNN = "internet.mnc001.mcc001.gprs"
+	s.SNSSAI = &atsss.SNSSAI{SST: 1, SD: 0x010203, SDSet: true}
 	return s
 }
 

@@ -352,3 +352,19 @@ func validateModeParams(m *MAR, fail func(string, error, string, ...any) error) 
 	}
 	return nil
 }
+
+// Validate checks that n is in the single form of a slice: an SD of at most
+// 24 bits that is not the reserved NoSD, and no SD value without SDSet.
+// The error wraps ErrInvalidValue. A slice is not a rule, so Session.Validate
+// leaves it to the decoders that build one (N4, the API) to call this.
+func (n SNSSAI) Validate() error {
+	switch {
+	case n.SDSet && n.SD > NoSD:
+		return fmt.Errorf("S-NSSAI: %w: SD %#x is longer than 24 bits", ErrInvalidValue, n.SD)
+	case n.SDSet && n.SD == NoSD:
+		return fmt.Errorf("S-NSSAI: %w: SD %#x is the reserved value for no SD (TS 23.003 §28.4.2): leave SD unset", ErrInvalidValue, n.SD)
+	case !n.SDSet && n.SD != 0:
+		return fmt.Errorf("S-NSSAI: %w: SD %#x without SDSet", ErrInvalidValue, n.SD)
+	}
+	return nil
+}

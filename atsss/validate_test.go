@@ -762,3 +762,32 @@ func checkAcceptedMAR(t *testing.T, s *atsss.Session, m *atsss.MAR) {
 		}
 	}
 }
+
+func TestSNSSAIValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     atsss.SNSSAI
+		valid bool
+	}{
+		{"sst only", atsss.SNSSAI{SST: 1}, true},
+		{"sst and sd", atsss.SNSSAI{SST: 1, SD: 0x010203, SDSet: true}, true},
+		{"sd 0", atsss.SNSSAI{SST: 2, SDSet: true}, true},
+		{"largest sd", atsss.SNSSAI{SST: 255, SD: atsss.NoSD - 1, SDSet: true}, true},
+		{"sd is the no-SD value", atsss.SNSSAI{SST: 1, SD: atsss.NoSD, SDSet: true}, false},
+		{"sd longer than 24 bits", atsss.SNSSAI{SST: 1, SD: 0x1000000, SDSet: true}, false},
+		{"sd without SDSet", atsss.SNSSAI{SST: 1, SD: 0x010203}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.n.Validate()
+			switch {
+			case tc.valid && err != nil:
+				t.Errorf("Validate(%+v) = %v, want nil", tc.n, err)
+			case !tc.valid && !errors.Is(err, atsss.ErrInvalidValue):
+				t.Errorf("Validate(%+v) = %v, want an error wrapping %q", tc.n, err, atsss.ErrInvalidValue)
+			case err != nil:
+				t.Logf("%v", err)
+			}
+		})
+	}
+}

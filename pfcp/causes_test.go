@@ -175,6 +175,21 @@ func TestCauses(t *testing.T) {
 				return i
 			})
 		}), rejection{cause: pfcp.CauseRuleCreationFailure, failedRule: ruleMAR(1)}},
+		// APN/DNN and S-NSSAI are optional, but a malformed one is refused,
+		// naming it, not dropped: a session without them would escape the
+		// policies that match on them.
+		{"APN/DNN with a dot inside a label", establishment(func(m *message.SessionEstablishmentRequest) {
+			m.APNDNN = ie.New(ie.APNDNN, []byte{3, 'a', '.', 'b'})
+		}), rejection{cause: pfcp.CauseMandatoryIEIncorrect, offendingIE: ie.APNDNN}},
+		{"APN/DNN ending in a zero length", establishment(func(m *message.SessionEstablishmentRequest) {
+			m.APNDNN = ie.New(ie.APNDNN, []byte{3, 'i', 'm', 's', 0})
+		}), rejection{cause: pfcp.CauseMandatoryIEIncorrect, offendingIE: ie.APNDNN}},
+		{"APN/DNN label past its end", establishment(func(m *message.SessionEstablishmentRequest) {
+			m.APNDNN = ie.New(ie.APNDNN, []byte{8, 'i', 'n', 't'})
+		}), rejection{cause: pfcp.CauseInvalidLength, offendingIE: ie.APNDNN}},
+		{"S-NSSAI without SD octets", establishment(func(m *message.SessionEstablishmentRequest) {
+			m.SNSSAI = ie.New(ie.SNSSAI, []byte{1})
+		}), rejection{cause: pfcp.CauseInvalidLength, offendingIE: ie.SNSSAI}},
 		{"F-TEID CHOOSE without FTUP", establishment(func(m *message.SessionEstablishmentRequest) {
 			for k, p := range m.CreatePDR {
 				m.CreatePDR[k] = rebuild(p, func(i *ie.IE) *ie.IE {

@@ -13,7 +13,8 @@ import (
 )
 
 // seedSpec is a valid MA PDU session: MPTCP Load-Balancing 70/30 and
-// ATSSS-LL Active-Standby, with MPTCP, ATSSS-LL and PMF asked for.
+// ATSSS-LL Active-Standby, with MPTCP, ATSSS-LL and PMF asked for, a DNN
+// and a slice.
 func seedSpec() pfcptest.SessionSpec {
 	w := func(v uint8) atsss.OptionalUint8 { return atsss.OptionalUint8{Value: v, Set: true} }
 	p := func(v atsss.Priority) atsss.OptionalPriority { return atsss.OptionalPriority{Value: v, Set: true} }
@@ -32,6 +33,8 @@ func seedSpec() pfcptest.SessionSpec {
 		},
 		ATSSS:              atsss.ATSSSRequest{MPTCP: true, ATSSSLL: true, PMF: true, PQPM: true, QFIs: []uint8{5}},
 		ReportAvailability: true,
+		DNN:                "internet.mnc001.mcc001.gprs",
+		SNSSAI:             &pfcptest.SNSSAI{SST: 1, SD: 0x010203, SDSet: true},
 	}
 }
 
@@ -92,6 +95,12 @@ func FuzzDecodeRequest(f *testing.F) {
 				return
 			}
 			sess = est.session
+			// Policies compare slices with ==: only the one form will do.
+			if sess.SNSSAI != nil {
+				if err := sess.SNSSAI.Validate(); err != nil {
+					t.Fatalf("decoded S-NSSAI: %v", err)
+				}
+			}
 		case *message.SessionModificationRequest:
 			mod, err := decodeModification(base, m)
 			if err != nil {
@@ -135,5 +144,8 @@ func TestSeedMessagesDecode(t *testing.T) {
 	}
 	if err := est.session.Validate(); err != nil {
 		t.Fatalf("the golden establishment does not validate: %v", err)
+	}
+	if want := seedSpec().Session(); est.session.DNN != want.DNN || *est.session.SNSSAI != *want.SNSSAI {
+		t.Errorf("DNN %q, S-NSSAI %+v; want %q, %+v", est.session.DNN, est.session.SNSSAI, want.DNN, want.SNSSAI)
 	}
 }

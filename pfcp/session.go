@@ -56,6 +56,24 @@ func decodeEstablishment(req *message.SessionEstablishmentRequest) (*establishme
 		}
 		s.ATSSS.Requested = r
 	}
+	// APN/DNN and S-NSSAI are optional (TS 29.244 Table 7.5.2.1-1). A
+	// malformed one is refused like any malformed IE (badIE: Cause 68 or
+	// 69), not dropped: a session without them would escape the operator
+	// policies that match on them.
+	if req.APNDNN != nil {
+		dnn, err := atsssie.ParseAPNDNN(req.APNDNN)
+		if err != nil {
+			return nil, badIE(ie.APNDNN, where, err)
+		}
+		s.DNN = dnn
+	}
+	if req.SNSSAI != nil {
+		n, err := atsssie.ParseSNSSAI(req.SNSSAI)
+		if err != nil {
+			return nil, badIE(ie.SNSSAI, where, err)
+		}
+		s.SNSSAI = &n
+	}
 	return &establishment{session: s}, nil
 }
 
@@ -108,7 +126,9 @@ type modification struct {
 }
 
 // decodeModification applies req to a clone of old. TS 29.244 §7.5.4: rules
-// are removed, then created, then updated.
+// are removed, then created, then updated. The session's DNN and S-NSSAI
+// stay those of the establishment: an S-NSSAI IE, which go-pfcp reads from
+// a modification request too, is ignored.
 func decodeModification(old *atsss.Session, req *message.SessionModificationRequest) (*modification, error) {
 	const where = "session modification request"
 	s := old.Clone()

@@ -62,6 +62,15 @@ func TestRestart(t *testing.T) {
 			for i := range perWriter {
 				id := atsss.SEID(g*perWriter + i)
 				s := atssstest.Session(id)
+				// The DNN and the slice come back too, with or without an SD.
+				switch i % 3 {
+				case 1:
+					s.DNN = "Internet.mnc001.mcc001.gprs"
+					s.SNSSAI = &atsss.SNSSAI{SST: 1, SD: 0x010203, SDSet: true}
+				case 2:
+					s.DNN = "ims"
+					s.SNSSAI = &atsss.SNSSAI{SST: 2, SDSet: i%2 == 0}
+				}
 				if err := st.Put(ctx, s); err != nil {
 					t.Error(err)
 					return

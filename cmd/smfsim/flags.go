@@ -20,6 +20,8 @@ type sessionFlags struct {
 	mar                pfcptest.MARText
 	atsss              string
 	reportAvailability bool
+	dnn                string
+	snssai             *pfcptest.SNSSAI // nil: none sent
 }
 
 func (f *sessionFlags) register(fs *flag.FlagSet) {
@@ -30,6 +32,15 @@ func (f *sessionFlags) register(fs *flag.FlagSet) {
 	fs.TextVar(&f.n3iwf, "n3iwf", def.N3IWF.AN.Addr, "`address` of the N3IWF, the untrusted non-3GPP access's end of N3; empty: the UE is not on non-3GPP")
 	fs.StringVar(&f.atsss, "atsss", "", "what to ask for in Provide ATSSS Control Information: a `list` of mptcp, atsss-ll, pmf, drtti, pqpm (PMF per QoS flow, for QFI 9), or none (default: the MAR's functionality, and pmf)")
 	fs.BoolVar(&f.reportAvailability, "report-availability", true, "create an SRR asking for access availability reports")
+	fs.StringVar(&f.dnn, "dnn", "", "the session's data network `name`, sent as APN/DNN, such as internet (default: none sent)")
+	fs.Func("snssai", "the session's `slice`, sent as S-NSSAI: the SST, and for a slice with an SD a hyphen and six hex digits, such as 1 or 1-010203 (default: none sent)", func(s string) error {
+		n := new(pfcptest.SNSSAI)
+		if err := n.UnmarshalText([]byte(s)); err != nil {
+			return err
+		}
+		f.snssai = n
+		return nil
+	})
 	f.mar = pfcptest.MARText{ID: 1, Functionality: "mptcp", Mode: "load-balancing", Weights: "70/30"}
 	marFlags(fs, &f.mar, true)
 }
@@ -43,6 +54,7 @@ func (f *sessionFlags) spec() (pfcptest.SessionSpec, error) {
 	}
 	s.UEIP = f.ue
 	s.ReportAvailability = f.reportAvailability
+	s.DNN, s.SNSSAI = f.dnn, f.snssai
 	s.GNB.AN.Addr, s.N3IWF.AN.Addr = f.gnb, f.n3iwf
 	if !f.gnb.IsValid() {
 		s.GNB = nil

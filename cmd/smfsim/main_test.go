@@ -73,6 +73,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"establish", "-weights", "70"}, exitUsage, "want 3GPP/non-3GPP"},
 		{[]string{"establish", "-atsss", "mptcp,quic"}, exitUsage, `-atsss: unknown "quic"`},
 		{[]string{"establish", "-expect", "fine"}, exitUsage, `unknown cause "fine"`},
+		{[]string{"establish", "-snssai", "1-ffffff"}, exitUsage, "reserved value for no SD"},
+		{[]string{"establish", "-snssai", "1-0102"}, exitUsage, "six hexadecimal digits"},
 		{[]string{"establish", "-o", "xml"}, exitUsage, `-o "xml"`},
 		{[]string{"establish", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"modify", "-mode", "redundant"}, exitUsage, "-up-seid missing"},
@@ -220,6 +222,11 @@ func describe(m message.Message) string {
 			id, _ := mar.MARID()
 			s += fmt.Sprintf(" %d", id)
 		}
+		for _, i := range []*ie.IE{m.APNDNN, m.SNSSAI} {
+			if i != nil {
+				s += " " + pfcptest.FormatIE(i)
+			}
+		}
 	case *message.SessionModificationRequest:
 		for _, i := range slices.Concat(m.UpdateMAR, m.AccessAvailabilityInformation) {
 			s += " " + pfcptest.FormatIE(i)
@@ -268,6 +275,38 @@ func TestCommands(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
+
+// TestDNNAndSNSSAI: -dnn and -snssai, and their scenario keys, put APN/DNN
+// and S-NSSAI IEs in the establishment; without them neither is sent.
+func TestDNNAndSNSSAI(t *testing.T) {
+	upf := pfcptest.NewFakeUPF(t, nil)
+	for _, args := range [][]string{
+		{"establish", "-seid", "0x20", "-dnn", "internet", "-snssai", "1-010203"},
+		{"establish", "-seid", "0x21", "-snssai", "2"},
+		{"establish", "-seid", "0x22"},
+		{"run", "-serve=false", "-scenario", writeScenario(t, "steps:\n  - associate: {}\n  - establish: {seid: 0x23, dnn: ims.mnc001.mcc001.gprs, snssai: 1-00000a}\n")},
+	} {
+		if code, stdout, stderr := smfsim(t, upf, args...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	var got []string
+	for _, m := range upf.Requests() {
+		if _, ok := m.(*message.SessionEstablishmentRequest); ok {
+			got = append(got, describe(m))
+		}
+	}
+	want := []string{
+		"Session Establishment Request MARs 1 159=08696e7465726e6574 257=01010203",
+		"Session Establishment Request MARs 1 257=02ffffff",
+		"Session Establishment Request MARs 1",
+		// The scenario's session has no MAR.
+		"Session Establishment Request MARs 159=03696d73066d6e63303031066d636330303104" + "67707273 257=0100000a",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("establishments (-want +got):\n%s", diff)
 	}
 }
 

@@ -3,7 +3,9 @@
 // on the atsss domain model: the MAR IEs (Steering Functionality, Steering
 // Mode, Priority, Thresholds, Steering Mode Indicator), the ATSSS control
 // exchange (Provide ATSSS Control Information, ATSSS Control Parameters),
-// Access Availability Information, Failed Rule ID and UP Function Features.
+// Access Availability Information, Failed Rule ID and UP Function Features;
+// and the session's APN/DNN, which go-pfcp decodes without any check, and
+// S-NSSAI, whose reserved "no SD" value go-pfcp leaves to the caller.
 //
 // Where go-pfcp builds an IE byte-correctly, the New functions call it; the
 // Parse functions always decode the payload here, with length checks, so that

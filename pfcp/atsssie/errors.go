@@ -75,6 +75,10 @@ func ieName(t uint16) string {
 		return "PMF Address Information"
 	case ie.ATSSSLLInformation:
 		return "ATSSS-LL Information"
+	case ie.APNDNN:
+		return "APN/DNN"
+	case ie.SNSSAI:
+		return "S-NSSAI"
 	case Thresholds:
 		return "Thresholds"
 	case SteeringModeIndicator:

@@ -18,8 +18,8 @@ import (
 
 // Establishment returns the Session Establishment Request for spec
 // (TS 29.244 §7.5.2): Node ID, CP F-SEID, PDN Type, the Create PDR, FAR,
-// URR, QER, MAR and SRR IEs of spec.Session, and Provide ATSSS Control
-// Information.
+// URR, QER, MAR and SRR IEs of spec.Session, Provide ATSSS Control
+// Information, and APN/DNN and S-NSSAI when spec has them.
 func Establishment(spec SessionSpec, seq uint32) *message.SessionEstablishmentRequest {
 	s := spec.Session()
 	ies := withNodeID([]*ie.IE{fseid(s.RemoteSEID, s.PeerAddr), ie.NewPDNType(ie.PDNTypeIPv4)}, s.PeerNodeID)
@@ -31,6 +31,12 @@ func Establishment(spec SessionSpec, seq uint32) *message.SessionEstablishmentRe
 	ies = appendEach(ies, s.SRRs, createSRR)
 	if r := s.ATSSS.Requested; r.MPTCP || r.ATSSSLL || r.PMF {
 		ies = append(ies, atsssie.NewProvideATSSSControlInformation(r))
+	}
+	if s.DNN != "" {
+		ies = append(ies, ie.NewAPNDNN(s.DNN))
+	}
+	if s.SNSSAI != nil {
+		ies = append(ies, atsssie.NewSNSSAI(*s.SNSSAI))
 	}
 	// The UPF has no SEID for the session yet: the header carries 0
 	// (TS 29.244 §7.2.2.4.2).

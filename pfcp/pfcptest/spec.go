@@ -2,7 +2,10 @@ package pfcptest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 
 	"github.com/wmnsk/go-pfcp/ie"
 
@@ -43,6 +46,51 @@ type SessionSpec struct {
 	// ReportAvailability creates an SRR asking for Access Availability
 	// Reports (TS 29.244 §5.20.4.2).
 	ReportAvailability bool `yaml:"report_availability"`
+	// DNN is the session's data network, sent as APN/DNN text such as
+	// "internet" or "internet.mnc001.mcc001.gprs"; empty leaves the IE out.
+	DNN string `yaml:"dnn"`
+	// SNSSAI is the session's slice, sent as S-NSSAI; nil leaves the IE out.
+	// In YAML it is written as SNSSAI text: 1, 1-010203.
+	SNSSAI *SNSSAI `yaml:"snssai"`
+}
+
+// SNSSAI is an atsss.SNSSAI written as text, in YAML scenarios and on
+// smfsim's command line: the SST in decimal, then, for a slice with an SD,
+// a hyphen and the SD in six hexadecimal digits ("1", "1-010203").
+type SNSSAI atsss.SNSSAI
+
+// String returns the text of n.
+func (n SNSSAI) String() string {
+	if !n.SDSet {
+		return strconv.Itoa(int(n.SST))
+	}
+	return fmt.Sprintf("%d-%06x", n.SST, n.SD)
+}
+
+// MarshalText returns the text of n.
+func (n SNSSAI) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
+
+// UnmarshalText parses the text of a slice. An SD of FFFFFF, the reserved
+// "no SD" value (TS 23.003 §28.4.2), is refused: write the SST alone.
+func (n *SNSSAI) UnmarshalText(b []byte) error {
+	sstText, sdText, hasSD := strings.Cut(string(b), "-")
+	sst, err := strconv.ParseUint(sstText, 10, 8)
+	if err != nil {
+		return fmt.Errorf("S-NSSAI %q: SST: want 0 to 255", b)
+	}
+	v := atsss.SNSSAI{SST: uint8(sst)}
+	if hasSD {
+		sd, err := strconv.ParseUint(sdText, 16, 32)
+		if err != nil || len(sdText) != 6 {
+			return fmt.Errorf("S-NSSAI %q: SD: want six hexadecimal digits", b)
+		}
+		v.SD, v.SDSet = uint32(sd), true
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("S-NSSAI %q: %w", b, err)
+	}
+	*n = SNSSAI(v)
+	return nil
 }
 
 // Tunnel is the N3 GTP-U tunnel of one access.
@@ -120,8 +168,8 @@ func precedence(k int) uint32 { return 100 * uint32(k+1) }
 
 // Session returns the session a UPF holds once it accepted the
 // establishment of s: the rules s stands for, and RemoteSEID, PeerNodeID,
-// PeerAddr and ATSSS.Requested from s. LocalSEID and ATSSS.Params are the
-// UPF's to fill in.
+// PeerAddr, ATSSS.Requested, DNN and SNSSAI from s. LocalSEID and
+// ATSSS.Params are the UPF's to fill in.
 //
 // Per access with a tunnel, each MAR has an uplink PDR (F-TEID, UE address,
 // outer header removal, the MAR's SDF filter, Multipath Applicable
@@ -151,6 +199,11 @@ func (s SessionSpec) Session() *atsss.Session {
 		}}},
 	}
 	out.ATSSS.Requested = s.ATSSS
+	out.DNN = s.DNN
+	if s.SNSSAI != nil {
+		n := atsss.SNSSAI(*s.SNSSAI)
+		out.SNSSAI = &n
+	}
 	if s.ReportAvailability {
 		out.SRRs = []atsss.SRR{{ID: srrID, ReportAvailability: true}}
 	}
