@@ -102,3 +102,32 @@ func TestBufLint(t *testing.T) {
 		t.Errorf("buf format (fix with buf format -w in api/): %v\n%s", err, strings.TrimSpace(string(b)))
 	}
 }
+
+// TestBufBreaking fails on a wire- or source-breaking change (buf's FILE
+// rules) to atsss.v1 against two baselines: the main branch, which catches
+// an uncommitted change before it lands, and the commit that first
+// published atsss.v1 on main, which keeps every later v1 compatible with
+// the first (a fresh clone of main is the main branch itself, so there the
+// first baseline alone finds nothing). Breaking changes go to atsss.v2.
+func TestBufBreaking(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		missingTool(t, "git not on PATH: "+err.Error())
+	}
+	cmd := exec.Command(git, "log", "--diff-filter=A", "--format=%H", "--", "atsss/v1/policy.proto")
+	cmd.Dir = apiDir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git log (the test needs the repository's history, not a shallow clone): %v", err)
+	}
+	commits := strings.Fields(string(out))
+	if len(commits) == 0 {
+		t.Skip("atsss.v1 is not committed yet: nothing to be compatible with")
+	}
+	first := commits[len(commits)-1]
+	for _, against := range []string{"../.git#branch=main,subdir=api", "../.git#ref=" + first + ",subdir=api"} {
+		if b, err := buf(t, "breaking", "--against", against); err != nil {
+			t.Errorf("buf breaking --against %s: %v\n%s", against, err, b)
+		}
+	}
+}

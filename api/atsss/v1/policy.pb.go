@@ -164,6 +164,10 @@ const (
 	// STEERING_MODE_VALUE_PRIORITY_BASED uses SteeringMode.prio_acc until it is
 	// congested or unavailable.
 	SteeringModeValue_STEERING_MODE_VALUE_PRIORITY_BASED SteeringModeValue = 4
+	// STEERING_MODE_VALUE_REDUNDANT duplicates traffic over both accesses
+	// (Rel-18). Shown for the SMF's MARs; the PCF's TrafficControlData has
+	// no such value in free5gc/openapi v1.3.0, so a policy cannot ask for it.
+	SteeringModeValue_STEERING_MODE_VALUE_REDUNDANT SteeringModeValue = 5
 )
 
 // Enum value maps for SteeringModeValue.
@@ -174,6 +178,7 @@ var (
 		2: "STEERING_MODE_VALUE_LOAD_BALANCING",
 		3: "STEERING_MODE_VALUE_SMALLEST_DELAY",
 		4: "STEERING_MODE_VALUE_PRIORITY_BASED",
+		5: "STEERING_MODE_VALUE_REDUNDANT",
 	}
 	SteeringModeValue_value = map[string]int32{
 		"STEERING_MODE_VALUE_UNSPECIFIED":    0,
@@ -181,6 +186,7 @@ var (
 		"STEERING_MODE_VALUE_LOAD_BALANCING": 2,
 		"STEERING_MODE_VALUE_SMALLEST_DELAY": 3,
 		"STEERING_MODE_VALUE_PRIORITY_BASED": 4,
+		"STEERING_MODE_VALUE_REDUNDANT":      5,
 	}
 )
 
@@ -901,8 +907,10 @@ type Policy struct {
 	// precedence orders matching policies: the lowest value wins (like PCF
 	// precedence, TS 29.512); ties are broken by name.
 	Precedence uint32 `protobuf:"varint,3,opt,name=precedence,proto3" json:"precedence,omitempty"`
-	// steer_fun is the steering functionality (PCF steerFun), or unspecified
-	// to keep the SMF's.
+	// steer_fun is the steering functionality (PCF steerFun) the policy
+	// applies to, or unspecified for any. The UPF cannot move a flow to
+	// another functionality (the UE picks it from the ATSSS rules the SMF
+	// sends), so a policy leaves the MARs of another functionality alone.
 	SteerFun SteeringFunctionality `protobuf:"varint,4,opt,name=steer_fun,json=steerFun,proto3,enum=atsss.v1.SteeringFunctionality" json:"steer_fun,omitempty"`
 	// steer_mode_dl is the downlink steering (PCF steerModeDl); unset keeps
 	// the SMF's. The UPF enforces downlink steering.
@@ -1556,7 +1564,7 @@ const file_atsss_v1_policy_proto_rawDesc = "" +
 	"\x06rtt_ms\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\xff\xff\x03H\x00R\x05rttMs\x88\x01\x01\x121\n" +
 	"\rplr_per_mille\x18\x02 \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aH\x01R\vplrPerMille\x88\x01\x01B\t\n" +
 	"\a_rtt_msB\x10\n" +
-	"\x0e_plr_per_mille\"\xdc\v\n" +
+	"\x0e_plr_per_mille\"\xd1\v\n" +
 	"\fSteeringMode\x12Q\n" +
 	"\x10steer_mode_value\x18\x01 \x01(\x0e2\x1b.atsss.v1.SteeringModeValueB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x0esteerModeValue\x126\n" +
@@ -1568,9 +1576,9 @@ const file_atsss_v1_policy_proto_rawDesc = "" +
 	"\bprio_acc\x18\x05 \x01(\x0e2\x14.atsss.v1.AccessTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aprioAcc\x129\n" +
 	"\vthres_value\x18\x06 \x01(\v2\x18.atsss.v1.ThresholdValueR\n" +
 	"thresValue\x12O\n" +
-	"\x0esteer_mode_ind\x18\a \x01(\x0e2\x1f.atsss.v1.SteeringModeIndicatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\fsteerModeInd:\xb2\a\xbaH\xae\a\x1a\xb1\x01\n" +
-	"\x1csteering_mode.active_standby\x12@ACTIVE_STANDBY needs active, and standby must differ from active\x1aOthis.steer_mode_value != 1 || (this.active != 0 && this.standby != this.active)\x1a\xb0\x01\n" +
-	"\x1csteering_mode.load_balancing\x12>LOAD_BALANCING needs three_g_load unless steer_mode_ind is set\x1aPthis.steer_mode_value != 2 || has(this.three_g_load) || this.steer_mode_ind != 0\x1a\xb9\x01\n" +
+	"\x0esteer_mode_ind\x18\a \x01(\x0e2\x1f.atsss.v1.SteeringModeIndicatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\fsteerModeInd:\xa7\a\xbaH\xa3\a\x1a\xb1\x01\n" +
+	"\x1csteering_mode.active_standby\x12@ACTIVE_STANDBY needs active, and standby must differ from active\x1aOthis.steer_mode_value != 1 || (this.active != 0 && this.standby != this.active)\x1a\xa5\x01\n" +
+	"\x1csteering_mode.load_balancing\x12OLOAD_BALANCING needs three_g_load (with steer_mode_ind it is the default split)\x1a4this.steer_mode_value != 2 || has(this.three_g_load)\x1a\xb9\x01\n" +
 	"\x19steering_mode.weights_sum\x12.three_g_load + non_three_g_load must equal 100\x1al!has(this.non_three_g_load) || (has(this.three_g_load) && this.three_g_load + this.non_three_g_load == 100u)\x1ao\n" +
 	"\x1csteering_mode.priority_based\x12\x1dPRIORITY_BASED needs prio_acc\x1a0this.steer_mode_value != 4 || this.prio_acc != 0\x1a\x85\x01\n" +
 	"\x17steering_mode.indicator\x122steer_mode_ind is only allowed with LOAD_BALANCING\x1a6this.steer_mode_ind == 0 || this.steer_mode_value == 2\x1a\x8f\x01\n" +
@@ -1581,7 +1589,7 @@ const file_atsss_v1_policy_proto_rawDesc = "" +
 	"\fdownlink_bps\x18\x01 \x01(\x04R\vdownlinkBps\x12\x1d\n" +
 	"\n" +
 	"uplink_bps\x18\x02 \x01(\x04R\tuplinkBps:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
-	"\x17flow_rate_cap.not_empty\x127at least one of downlink_bps and uplink_bps must be set\x1a.this.downlink_bps > 0u || this.uplink_bps > 0u\"\x97\x06\n" +
+	"\x17flow_rate_cap.not_empty\x127at least one of downlink_bps and uplink_bps must be set\x1a.this.downlink_bps > 0u || this.uplink_bps > 0u\"\xbd\t\n" +
 	"\x06Policy\x12H\n" +
 	"\x04name\x18\x01 \x01(\tB4\xbaH1r/2-^policies/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x123\n" +
 	"\x05match\x18\x02 \x01(\v2\x15.atsss.v1.PolicyMatchB\x06\xbaH\x03\xc8\x01\x01R\x05match\x12\x1e\n" +
@@ -1596,8 +1604,10 @@ const file_atsss_v1_policy_proto_rawDesc = "" +
 	"\brevision\x18\t \x01(\x04R\brevision\x12;\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime:\xd5\x01\xbaH\xd1\x01\x1a\xce\x01\n" +
-	"\rpolicy.effect\x12Va policy needs at least one of steer_mode_dl, steer_mode_ul, rate_cap, path_preference\x1aehas(this.steer_mode_dl) || has(this.steer_mode_ul) || has(this.rate_cap) || this.path_preference != 0\"q\n" +
+	"updateTime:\xfb\x04\xbaH\xf7\x04\x1a\xce\x01\n" +
+	"\rpolicy.effect\x12Va policy needs at least one of steer_mode_dl, steer_mode_ul, rate_cap, path_preference\x1aehas(this.steer_mode_dl) || has(this.steer_mode_ul) || has(this.rate_cap) || this.path_preference != 0\x1a\xf6\x01\n" +
+	"\x10policy.redundant\x12OREDUNDANT cannot be set by a policy: the PCF's SteerModeValue has no such value\x1a\x90\x01(!has(this.steer_mode_dl) || this.steer_mode_dl.steer_mode_value != 5) && (!has(this.steer_mode_ul) || this.steer_mode_ul.steer_mode_value != 5)\x1a\xaa\x01\n" +
+	"\x16policy.path_preference\x12Ypath_preference and steer_mode_dl are mutually exclusive: both choose the downlink access\x1a5this.path_preference == 0 || !has(this.steer_mode_dl)\"q\n" +
 	"\x10PutPolicyRequest\x120\n" +
 	"\x06policy\x18\x01 \x01(\v2\x10.atsss.v1.PolicyB\x06\xbaH\x03\xc8\x01\x01R\x06policy\x12+\n" +
 	"\x11expected_revision\x18\x02 \x01(\x04R\x10expectedRevision\"W\n" +
@@ -1633,13 +1643,14 @@ const file_atsss_v1_policy_proto_rawDesc = "" +
 	"\x15SteeringFunctionality\x12&\n" +
 	"\"STEERING_FUNCTIONALITY_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSTEERING_FUNCTIONALITY_MPTCP\x10\x01\x12#\n" +
-	"\x1fSTEERING_FUNCTIONALITY_ATSSS_LL\x10\x02*\xd8\x01\n" +
+	"\x1fSTEERING_FUNCTIONALITY_ATSSS_LL\x10\x02*\xfb\x01\n" +
 	"\x11SteeringModeValue\x12#\n" +
 	"\x1fSTEERING_MODE_VALUE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"STEERING_MODE_VALUE_ACTIVE_STANDBY\x10\x01\x12&\n" +
 	"\"STEERING_MODE_VALUE_LOAD_BALANCING\x10\x02\x12&\n" +
 	"\"STEERING_MODE_VALUE_SMALLEST_DELAY\x10\x03\x12&\n" +
-	"\"STEERING_MODE_VALUE_PRIORITY_BASED\x10\x04*\x9a\x01\n" +
+	"\"STEERING_MODE_VALUE_PRIORITY_BASED\x10\x04\x12!\n" +
+	"\x1dSTEERING_MODE_VALUE_REDUNDANT\x10\x05*\x9a\x01\n" +
 	"\x15SteeringModeIndicator\x12'\n" +
 	"#STEERING_MODE_INDICATOR_UNSPECIFIED\x10\x00\x12-\n" +
 	")STEERING_MODE_INDICATOR_AUTO_LOAD_BALANCE\x10\x01\x12)\n" +

@@ -347,8 +347,12 @@ type MultiAccessRule struct {
 	RateCap *FlowRateCap `protobuf:"bytes,11,opt,name=rate_cap,json=rateCap,proto3" json:"rate_cap,omitempty"`
 	// path_preference is the per-flow path preference in force.
 	PathPreference PathPreference `protobuf:"varint,12,opt,name=path_preference,json=pathPreference,proto3,enum=atsss.v1.PathPreference" json:"path_preference,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// policy_error says why the first policy that matches this MAR could not
+	// be applied (e.g. it needs an access the MAR has no forwarding action
+	// for); the SMF's steering is then in force. Empty otherwise.
+	PolicyError   string `protobuf:"bytes,13,opt,name=policy_error,json=policyError,proto3" json:"policy_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MultiAccessRule) Reset() {
@@ -463,6 +467,13 @@ func (x *MultiAccessRule) GetPathPreference() PathPreference {
 		return x.PathPreference
 	}
 	return PathPreference_PATH_PREFERENCE_UNSPECIFIED
+}
+
+func (x *MultiAccessRule) GetPolicyError() string {
+	if x != nil {
+		return x.PolicyError
+	}
+	return ""
 }
 
 // AccessState is the state of one access of a session, as measured by the
@@ -608,7 +619,8 @@ type Session struct {
 	Mars []*MultiAccessRule `protobuf:"bytes,8,rep,name=mars,proto3" json:"mars,omitempty"`
 	// accesses has one entry per access of the session.
 	Accesses []*AccessState `protobuf:"bytes,9,rep,name=accesses,proto3" json:"accesses,omitempty"`
-	// create_time is when the session was established.
+	// create_time is when the session was established; unset when not
+	// known (sessions restored from the store at start-up).
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1364,7 +1376,7 @@ const file_atsss_v1_session_proto_rawDesc = "" +
 	"\x06app_id\x18\x05 \x01(\tR\x05appId\x12\x15\n" +
 	"\x06far_id\x18\x06 \x01(\rR\x05farId\x12\x15\n" +
 	"\x06mar_id\x18\a \x01(\rR\x05marId\x12)\n" +
-	"\x10mptcp_applicable\x18\b \x01(\bR\x0fmptcpApplicable\"\xaa\x05\n" +
+	"\x10mptcp_applicable\x18\b \x01(\bR\x0fmptcpApplicable\"\xcd\x05\n" +
 	"\x0fMultiAccessRule\x12\x15\n" +
 	"\x06mar_id\x18\x01 \x01(\rR\x05marId\x12C\n" +
 	"\rsmf_steer_fun\x18\x02 \x01(\x0e2\x1f.atsss.v1.SteeringFunctionalityR\vsmfSteerFun\x129\n" +
@@ -1378,7 +1390,8 @@ const file_atsss_v1_session_proto_rawDesc = "" +
 	"\x15effective_steering_ul\x18\n" +
 	" \x01(\v2\x16.atsss.v1.SteeringModeR\x13effectiveSteeringUl\x120\n" +
 	"\brate_cap\x18\v \x01(\v2\x15.atsss.v1.FlowRateCapR\arateCap\x12A\n" +
-	"\x0fpath_preference\x18\f \x01(\x0e2\x18.atsss.v1.PathPreferenceR\x0epathPreference\"\x80\x03\n" +
+	"\x0fpath_preference\x18\f \x01(\x0e2\x18.atsss.v1.PathPreferenceR\x0epathPreference\x12!\n" +
+	"\fpolicy_error\x18\r \x01(\tR\vpolicyError\"\x80\x03\n" +
 	"\vAccessState\x12,\n" +
 	"\x06access\x18\x01 \x01(\x0e2\x14.atsss.v1.AccessTypeR\x06access\x12\x1c\n" +
 	"\tavailable\x18\x02 \x01(\bR\tavailable\x12\x1d\n" +

@@ -52,9 +52,18 @@ func TestValidate(t *testing.T) {
 		{"3gLoad over 100", put(func(p *atsssv1.Policy) { p.SteerModeDl.ThreeGLoad = u32(101); p.SteerModeDl.NonThreeGLoad = nil }), "three_g_load"},
 		{"lb without load", put(func(p *atsssv1.Policy) { p.SteerModeDl.ThreeGLoad = nil; p.SteerModeDl.NonThreeGLoad = nil }), "steering_mode.load_balancing"},
 		{"lb with auto indicator", put(func(p *atsssv1.Policy) {
-			p.SteerModeDl.ThreeGLoad, p.SteerModeDl.NonThreeGLoad = nil, nil
 			p.SteerModeDl.SteerModeInd = atsssv1.SteeringModeIndicator_STEERING_MODE_INDICATOR_AUTO_LOAD_BALANCE
 		}), ""},
+		{"lb with indicator, no weights", put(func(p *atsssv1.Policy) {
+			p.SteerModeDl.ThreeGLoad, p.SteerModeDl.NonThreeGLoad = nil, nil
+			p.SteerModeDl.SteerModeInd = atsssv1.SteeringModeIndicator_STEERING_MODE_INDICATOR_AUTO_LOAD_BALANCE
+		}), "steering_mode.load_balancing"},
+		{"redundant by policy", put(func(p *atsssv1.Policy) {
+			p.SteerModeDl = &atsssv1.SteeringMode{SteerModeValue: atsssv1.SteeringModeValue_STEERING_MODE_VALUE_REDUNDANT}
+		}), "policy.redundant"},
+		{"path preference with downlink mode", put(func(p *atsssv1.Policy) {
+			p.PathPreference = atsssv1.PathPreference_PATH_PREFERENCE_3GPP_ONLY
+		}), "policy.path_preference"},
 		{"thresholds with SMI", put(func(p *atsssv1.Policy) {
 			p.SteerModeDl.SteerModeInd = atsssv1.SteeringModeIndicator_STEERING_MODE_INDICATOR_UE_ASSISTANCE
 			p.SteerModeDl.ThresValue = &atsssv1.ThresholdValue{RttMs: u32(50)}
