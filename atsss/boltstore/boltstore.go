@@ -129,6 +129,11 @@ func (s *Store) Commit(ops []atsss.Op) error {
 	return nil
 }
 
+// DB returns the open bbolt file. The policy store (api/policystore.Bolt)
+// shares the file, in a bucket of its own, so that one file holds all of
+// atsssd's state. The Store still owns the file: its Close closes it.
+func (s *Store) DB() *bolt.DB { return s.db }
+
 // Close closes the file.
 func (s *Store) Close() error {
 	return s.db.Close()
