@@ -47,6 +47,9 @@ type config struct {
 	// ATSSSLL runs the ATSSS-LL data path (steering/ll): N3 GTP-U and an
 	// N6 TUN device, for the non-MPTCP traffic of MA PDU sessions.
 	ATSSSLL llConfig `yaml:"atsss_ll"`
+
+	// API serves the gRPC API (sessions, operator policies); see apiConfig.
+	API apiConfig `yaml:"api"`
 }
 
 // llConfig switches the ATSSS-LL data path on; the rest is its own.
@@ -191,6 +194,9 @@ func (c config) validate() error {
 		} else if err := c.MPTCPProxy.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("mptcp_proxy.%w", err))
 		}
+	}
+	if err := c.API.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openatsss/atsss/api/server"
 )
 
 // pmfYAML is a configuration with the PMF server on, feeding the proxy's
@@ -16,6 +18,9 @@ const pmfYAML = "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peer
 	"    pmf: {address4: 203.0.113.1, port_base: 20000}\n" +
 	"mptcp_proxy: {enabled: true, steering: true}\n" +
 	"pmf_server:\n  enabled: true\n"
+
+// baseYAML is the smallest valid configuration.
+const baseYAML = "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n"
 
 func TestLoadConfig(t *testing.T) {
 	if _, err := loadConfig("../../deploy/atsssd.yaml"); err != nil {
@@ -41,6 +46,14 @@ func TestLoadConfig(t *testing.T) {
 			"  atsss: {atsss_ll: true}\natsss_ll: {enabled: true, mtu: 100}\n", "atsss_ll.mtu"},
 		{"PMF with nothing to feed", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    pmf: {address4: 203.0.113.1, port_base: 20000}\npmf_server: {enabled: true}\n", "pmf_server.enabled"},
+		{"API plaintext off loopback", baseYAML + "api: {listen: 192.0.2.1:7788, plaintext: true}\n", "api.plaintext"},
+		{"API TLS without key", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem}}\n", "api.tls"},
+		{"API TLS without credential", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem, key_file: k.pem}}\n", "api: needs a credential"},
+		{"API plaintext and TLS", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, tls: {cert_file: c.pem, key_file: k.pem}}\n", "api.plaintext"},
+		{"API cert roles without CA", baseYAML + "api: {listen: 192.0.2.1:7788, tokens_file: t, tls: {cert_file: c.pem, key_file: k.pem}, client_cert_roles: {ops: operator}}\n", "api.client_cert_roles"},
+		{"API unknown role", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem}, client_cert_roles: {ops: admin}}\n", "api.client_cert_roles[ops]"},
+		{"API etcd without endpoints", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: etcd}}\n", "api.policy_store.etcd.endpoints"},
+		{"API unknown backend", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: redis}}\n", "api.policy_store.backend"},
 		{"redundant without steering", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    redundant_mptcp: true\n", "pfcp.atsss.redundant_mptcp"},
 	}
@@ -81,6 +94,40 @@ func TestPMFServerConfig(t *testing.T) {
 			}
 			if c.PMFServer != tc.want {
 				t.Errorf("pmf_server %+v, want %+v", c.PMFServer, tc.want)
+			}
+		})
+	}
+}
+
+// TestReadTokens: the tokens file gives each token its role, and refuses
+// unknown roles, short tokens and a token in two roles, naming them.
+func TestReadTokens(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"ok", "viewer: [vvvvvvvvvvvvvvvv]\noperator: [oooooooooooooooo]\n", ""},
+		{"unknown role", "admin: [aaaaaaaaaaaaaaaa]\n", "unknown role"},
+		{"short", "viewer: [short]\n", "viewer[0]: shorter than 16"},
+		{"two roles", "viewer: [xxxxxxxxxxxxxxxx]\noperator: [xxxxxxxxxxxxxxxx]\n", "two roles"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tokens.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readTokens(path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("readTokens: %v, want an error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["vvvvvvvvvvvvvvvv"] != server.RoleViewer || got["oooooooooooooooo"] != server.RoleOperator || len(got) != 2 {
+				t.Errorf("readTokens = %v", got)
 			}
 		})
 	}

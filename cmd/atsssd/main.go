@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	pfcplib "github.com/wmnsk/go-pfcp"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openatsss/atsss/atsss"
@@ -70,11 +71,12 @@ func run(configPath, logLevel string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	store, recovery, err := openStore(cfg.StorePath)
+	store, db, recovery, err := openStore(cfg.StorePath)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	policies := atsss.NewPolicies()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -112,6 +114,18 @@ func run(configPath, logLevel string) error {
 	if cfg.MetricsListen.IsValid() {
 		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, fwd, log) })
 	}
+	ready := make(chan struct{})
+	if cfg.API.Listen.IsValid() {
+		deps := apiDeps{sessions: store, db: db, policies: policies, log: log}
+		srv, lis, cleanup, err := startAPI(cfg.API, deps)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		g.Go(func() error { return srv.SyncPolicies(ctx) })
+		g.Go(func() error { return serveAPI(ctx, srv, lis, ready, log) })
+	}
+	close(ready)
 	log.Info("atsssd started", "config", configPath, "sessions", store.Len(), "store", cfg.StorePath)
 	err = g.Wait()
 	log.Info("atsssd stopped", "err", err)
@@ -200,26 +214,29 @@ func writeJSON(w http.ResponseWriter, v any, log *slog.Logger) {
 // openStore opens the session store and returns the Recovery Time Stamp
 // that goes with its state: the store's creation time when sessions
 // persist, now when they live in memory only.
-func openStore(path string) (*atsss.Store, time.Time, error) {
+//
+// The bbolt file, when there is one, is returned too: the API keeps
+// policies in it.
+func openStore(path string) (*atsss.Store, *bolt.DB, time.Time, error) {
 	if path == "" {
 		s, err := atsss.NewStore(nil)
-		return s, time.Now(), err
+		return s, nil, time.Now(), err
 	}
 	b, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, time.Time{}, err
 	}
 	created, err := b.Created()
 	if err != nil {
 		b.Close()
-		return nil, time.Time{}, err
+		return nil, nil, time.Time{}, err
 	}
 	s, err := atsss.NewStore(b)
 	if err != nil {
 		b.Close()
-		return nil, time.Time{}, err
+		return nil, nil, time.Time{}, err
 	}
-	return s, created, nil
+	return s, b.DB(), created, nil
 }
 
 // serveHTTP serves Prometheus metrics and JSON dumps of the sessions and,
