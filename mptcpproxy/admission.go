@@ -12,7 +12,8 @@ import (
 )
 
 // ue is what the proxy knows of one installed session: enough to admit a
-// connection without touching the store. Immutable once built.
+// connection without touching the store. Immutable once built, but for
+// rules, a cache with its own lock.
 type ue struct {
 	seid         atsss.SEID
 	addrs        []netip.Addr    // every address of the session (Session.UEAddrs)
@@ -21,6 +22,12 @@ type ue struct {
 	rule         *steering.Rule // of the session's MPTCP MAR; nil: none
 	unavailable  [2]bool        // N4 Access Availability Information
 	drtti        bool           // RTTs from the MPTCP subflows, not the PMF
+	// sess and mar are the session as the store holds it (immutable) and
+	// its MPTCP MAR (nil: none), which operator policies are matched with.
+	sess *atsss.Session
+	mar  *atsss.MAR
+
+	rules policyRules // the rules operator policies give this session
 }
 
 // owns reports whether a is an address of the session.
@@ -37,7 +44,9 @@ func (u *ue) accessOf(a netip.Addr) (atsss.AccessType, bool) {
 }
 
 func newUE(s *atsss.Session) *ue {
-	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: mptcpRule(s), unavailable: s.Unavailable, drtti: s.ATSSS.Requested.DRTTI}
+	mar := mptcpMAR(s)
+	u := &ue{seid: s.LocalSEID, addrs: s.UEAddrs(), policy: s.UplinkFilters(), rule: marRule(mar), unavailable: s.Unavailable, drtti: s.ATSSS.Requested.DRTTI,
+		sess: s, mar: mar}
 	for _, a := range atsss.Accesses {
 		u.linkSpecific[a] = s.LinkSpecificAddrs(a)
 	}

@@ -75,6 +75,12 @@ type Config struct {
 	// steering treats the access as unavailable for every session at
 	// once (links.go). Used with Steering.
 	AccessLinks AccessLinks `yaml:"access_links"`
+
+	// Policies are the operator's steering policies, which the control
+	// plane keeps; nil: none. A policy that matches a connection replaces
+	// its session MAR's downlink steering for it (with Steering) and caps
+	// its rate, and a change reaches live connections at once (policy.go).
+	Policies *atsss.Policies `yaml:"-"`
 }
 
 // AccessLinks are interface names per access.

@@ -14,6 +14,13 @@
 // table is built from the session store's change feed and read without
 // locks.
 //
+// Operator policies (Config.Policies, atsss.Policies) act per connection:
+// the first policy that matches it replaces its session MAR's downlink
+// steering for it and may cap its rate each way, and a change of the
+// policies or of the session reaches live connections at once (policy.go,
+// ratecap.go). The proxy reports each session's accesses to the API
+// (AccessStates).
+//
 // mptcpproxy reads sessions from atsss and never imports a control-plane
 // package (pfcp, api): cmd/atsssd wires it to the store.
 package mptcpproxy

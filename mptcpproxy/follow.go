@@ -90,11 +90,13 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 	if s != nil {
 		nu = newUE(s)
 		sessions[seid] = nu
+		p.carried.put(seid)
 		for _, a := range nu.addrs {
 			e.set(a, nu)
 		}
 	} else {
 		delete(sessions, seid)
+		p.carried.remove(seid)
 	}
 	if old == nil {
 		return
@@ -115,6 +117,9 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 		case !nu.owns(c.src.Addr()):
 			c.abort("address no longer in the session")
 		}
+	}
+	if nu != nil && len(conns) > 0 {
+		p.refreshPolicies(conns, nu)
 	}
 	switch {
 	case p.steer == nil:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
+	"github.com/openatsss/atsss/steering"
 )
 
 // What the proxy measures itself, for the sessions that steer by it: a
@@ -43,9 +44,10 @@ type readings struct {
 	rtt       [2]time.Duration // lowest subflow RTT; 0: no subflow
 }
 
-// measured reports whether u's steering uses what the proxy measures.
-func (u *ue) measured() bool {
-	return u.rule != nil && (u.rule.Mode() == atsss.ModePriorityBased || u.drtti)
+// measured reports whether a connection steered by rule in session u
+// steers by what the proxy measures.
+func measured(rule *steering.Rule, u *ue) bool {
+	return rule != nil && (rule.Mode() == atsss.ModePriorityBased || u.drtti)
 }
 
 // sampleLoop samples the measured sessions every sampleInterval until ctx
@@ -66,16 +68,21 @@ func (s *steerer) sampleLoop(ctx context.Context) {
 // sample reads the subflows of every measured session's connections,
 // stores what it found as the session's path state and re-decides them.
 func (s *steerer) sample(now time.Time) {
-	bySession := map[atsss.SEID][]*steered{}
 	s.mu.Lock()
+	all := make([]*steered, 0, len(s.byConn))
 	for _, st := range s.byConn {
+		all = append(all, st)
+	}
+	s.mu.Unlock()
+	// Not under s.mu: the lock order is steered.mu first.
+	bySession := map[atsss.SEID][]*steered{}
+	for _, st := range all {
 		st.mu.Lock()
-		if u := st.ue; u.measured() {
+		if u := st.ue; measured(st.rule, u) {
 			bySession[u.seid] = append(bySession[u.seid], st)
 		}
 		st.mu.Unlock()
 	}
-	s.mu.Unlock()
 	for seid, sts := range bySession {
 		var r readings
 		for _, st := range sts {

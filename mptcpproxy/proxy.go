@@ -40,6 +40,7 @@ type Proxy struct {
 	bufs    sync.Pool // *[]byte of cfg.Relay.BufferSize, for user copies
 	steer   *steerer  // nil unless cfg.Steering
 	onLink  func(a atsss.AccessType, up bool)
+	carried carriedBySession // what closed connections carried, per session
 }
 
 // New validates cfg and builds a proxy that admits the sessions of store.
@@ -105,6 +106,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 	}
 	g.Go(func() error { return p.follow(ctx, tableReady) })
+	if p.cfg.Policies != nil {
+		g.Go(func() error { return p.followPolicies(ctx) })
+	}
 	select {
 	case <-tableReady:
 	case <-ctx.Done():

@@ -18,10 +18,24 @@ type conn struct {
 	info    bool           // the UE asked for the supported TCP extensions too
 	client  *net.TCPConn
 	started time.Time
+	flow    atsss.FlowInfo // what operator policies match it by
+	// carried accumulates, when the connection closes, what it carried
+	// over each access (AccessStates); counts is what its subflows carried
+	// as last read.
+	carried *carried
+	counts  accessCounts
+
+	// Rate caps of the operator policy, per direction (ratecap.go).
+	down, up dirCap
 
 	// Owned by the scan goroutine (scanConns).
 	lastBytes uint64
 	lastMove  time.Time
+
+	pmu sync.Mutex // guards the fields below (policy.go)
+	cur *ue        // the session as last seen
+	gen uint64     // generation of the policy set pol was found in
+	pol *atsss.Policy
 
 	mu     sync.Mutex // guards the fields below
 	server *net.TCPConn
@@ -51,6 +65,7 @@ func (c *conn) shut(reason string) {
 		return
 	}
 	c.closed, c.reason = true, reason
+	c.account()
 	c.client.Close()
 	if c.server != nil {
 		c.server.Close()

@@ -40,11 +40,15 @@ func (p *Proxy) scan(c *conn, now time.Time) {
 		return
 	}
 	if c.mptcp {
-		if a, err := foreignSubflow(c.client, c.ue); err == nil && a.IsValid() {
-			p.metrics.foreignSubflows.Inc()
-			p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
-			c.abort("foreign subflow")
-			return
+		// One read: for foreign subflows, and for what the subflows
+		// carried (AccessStates).
+		if subs, err := c.readSubflows(nil); err == nil {
+			if a := foreignIn(subs, c.ue); a.IsValid() {
+				p.metrics.foreignSubflows.Inc()
+				p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
+				c.abort("foreign subflow")
+				return
+			}
 		}
 	}
 	rc, err := server.SyscallConn()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/convert"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
 )
@@ -170,10 +171,16 @@ func (p *Proxy) admit(client *net.TCPConn, src netip.AddrPort) (*conn, *refusal)
 			return nil, refuse(convert.ErrNotAuthorized, "subflow from %v, which is not an address of the session of %v", a, src.Addr())
 		}
 	}
-	c := &conn{ue: u, src: src, dst: dst, mptcp: mptcp, info: msg.Info(), client: client, started: time.Now()}
+	c := &conn{ue: u, cur: u, src: src, dst: dst, mptcp: mptcp, info: msg.Info(), client: client, started: time.Now(),
+		// The uplink PDR that allowed it is not known (UplinkPolicy says
+		// yes or no), and could not carry an Application ID: the proxy
+		// does not detect applications (see UplinkPolicy).
+		flow:    atsss.FlowInfo{Proto: protoTCP, UE: src, Remote: dst},
+		carried: p.carried.get(u.seid)}
 	if !p.conns.add(c, p.cfg.MaxConnections, p.cfg.MaxConnectionsPerUE) {
 		return nil, refuse(convert.ErrResourceExceeded, "connection limit reached (%d in all, %d per UE)", p.cfg.MaxConnections, p.cfg.MaxConnectionsPerUE)
 	}
+	p.admitPolicy(c)
 	return c, nil
 }
 
@@ -194,12 +201,18 @@ func foreignSubflow(client *net.TCPConn, u *ue) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	return foreignIn(subs, u), nil
+}
+
+// foreignIn returns the UE end of a subflow among subs that is not an
+// address of u's session, if there is one.
+func foreignIn(subs []pm.Subflow, u *ue) netip.Addr {
 	for _, s := range subs {
 		if a := s.Remote.Addr(); !u.owns(a) {
-			return a, nil
+			return a
 		}
 	}
-	return netip.Addr{}, nil
+	return netip.Addr{}
 }
 
 // dial connects to the server on N6 with plain TCP.

@@ -121,6 +121,18 @@ type SessionPaths struct {
 	// one access by a split applies it to itself.
 	Decision string `json:"decision"`
 	Reason   string `json:"reason"`
+	// Policies are the operator policies that steer some of the session's
+	// connections in place of its MPTCP rule, by name.
+	Policies []PolicyDecision `json:"policies,omitempty"`
+}
+
+// PolicyDecision is the steering of a session's connections that an
+// operator policy matched.
+type PolicyDecision struct {
+	Policy      string `json:"policy"`
+	Connections int    `json:"connections"` // live ones under it
+	Decision    string `json:"decision"`
+	Reason      string `json:"reason"`
 }
 
 // Paths returns what steering knows of each session's accesses, by SEID;
@@ -134,7 +146,16 @@ func (p *Proxy) Paths() []SessionPaths {
 	defer s.mu.Unlock()
 	out := make([]SessionPaths, 0, len(s.paths))
 	for seid, sp := range s.paths {
-		r := SessionPaths{SEID: seid, Decision: sp.decision.String(), Reason: sp.decision.Reason.String()}
+		r := SessionPaths{SEID: seid}
+		if g := sp.groups[""]; g != nil {
+			r.Decision, r.Reason = g.decision.String(), g.decision.Reason.String()
+		}
+		for name, g := range sp.groups {
+			if name != "" && g.conns > 0 {
+				r.Policies = append(r.Policies, PolicyDecision{Policy: name, Connections: g.conns, Decision: g.decision.String(), Reason: g.decision.Reason.String()})
+			}
+		}
+		slices.SortFunc(r.Policies, func(a, b PolicyDecision) int { return cmp.Compare(a.Policy, b.Policy) })
 		for _, a := range atsss.Accesses {
 			pr := PathReading{Access: a.String(), PMFRTTMicros: sp.rtt[a].Microseconds(), PMFUnavailable: sp.pmfDown[a],
 				SubflowRTTMicros: sp.subflowRTT[a].Microseconds(), Saturated: sp.saturated[a], LinkDown: s.linkDown[a]}

@@ -31,21 +31,22 @@ import (
 // than at the next scan.
 type steerer struct {
 	log         *slog.Logger
+	policyLog   *policyLog
 	maxSubflows int
 	pm          *pm.Client // commands (SET_FLAGS, SUBFLOW_DESTROY)
 
-	mu      sync.Mutex               // guards the fields below
-	byToken map[uint32]*steered      // for the events
-	byConn  map[*conn]*steered       // for session changes and closing
-	splits  map[atsss.SEID]*splitter // Load-Balancing sessions' assignment
+	// Lock order: steered.mu before mu.
+	mu      sync.Mutex          // guards the fields below
+	byToken map[uint32]*steered // for the events
+	byConn  map[*conn]*steered  // for session changes and closing
 	paths   map[atsss.SEID]*sessionPaths
 	// linkDown: all the links of the access are down (AccessLinks).
 	linkDown [2]bool
 }
 
 // sessionPaths is what the steerer knows of one session's accesses beyond
-// N4 and the links: the PMF's measurements and reports, and the steering
-// State (with its hysteresis memory) of the session's MPTCP rule.
+// N4 and the links: the PMF's measurements and reports, what the proxy
+// measures, and the steering groups of its connections.
 type sessionPaths struct {
 	rtt     [2]time.Duration // PMF RTT; 0: not measured
 	loss    [2]steering.LossRate
@@ -55,18 +56,50 @@ type sessionPaths struct {
 	saturated    [2]bool
 	saturatedRun [2]int // samples in a row that found the access saturated
 	subflowRTT   [2]time.Duration
-	state        steering.State    // downlink: what the MAR steers
-	decision     steering.Decision // the latest, for /paths
+	// groups holds the steering of the session's connections by rule: ""
+	// for the MAR's, an operator policy's name for that policy's.
+	groups map[string]*group
+}
+
+// group is the connections of one session under one rule, the MAR's or an
+// operator policy's in its place: its own steering State (the hysteresis
+// memory of that rule) and Load-Balancing splitter, so that connections
+// under different rules do not disturb each other's.
+type group struct {
+	state    steering.State    // downlink: what the rule steers
+	decision steering.Decision // the latest, for /paths
+	split    splitter
+	conns    int // steered connections in the group
+}
+
+// group returns the group named name, making it first if need be. s.mu
+// must be held.
+func (sp *sessionPaths) group(name string) *group {
+	if sp.groups == nil {
+		sp.groups = map[string]*group{}
+	}
+	return entry(sp.groups, name)
 }
 
 // steered is a connection under steering.
 type steered struct {
 	c     *conn
 	token uint32
-	pin   atsss.AccessType // for a split decision, this connection's access; or noPin
 
-	mu       sync.Mutex // guards the fields below; held while applying them
-	ue       *ue        // the session as last seen (conn.ue is the one admitted)
+	mu sync.Mutex // guards the fields below; held while applying them
+	ue *ue        // the session as last seen (conn.ue is the one admitted)
+	// rule is what steers the connection: its session's MAR, or the
+	// operator policy that matched the connection in its place; group
+	// names its group ("" for the MAR's), joined is whether the connection
+	// counts in it.
+	rule   *steering.Rule
+	group  string
+	joined bool
+	// pin is, while the decision splits traffic, this connection's access;
+	// or noPin. It is chosen by the group's splitter when the connection
+	// first meets a split under its rule, and chosen again when its rule
+	// changes.
+	pin      atsss.AccessType
 	decision steering.Decision
 }
 
@@ -75,8 +108,14 @@ func newSteerer(cfg Config, log *slog.Logger) (*steerer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mptcp path manager: %w", err)
 	}
-	return &steerer{log: log, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c,
-		byToken: map[uint32]*steered{}, byConn: map[*conn]*steered{}, splits: map[atsss.SEID]*splitter{}, paths: map[atsss.SEID]*sessionPaths{}}, nil
+	return newSteererWith(c, cfg, log), nil
+}
+
+// newSteererWith builds a steerer on path manager c (nil in tests that
+// never reach the kernel).
+func newSteererWith(c *pm.Client, cfg Config, log *slog.Logger) *steerer {
+	return &steerer{log: log, policyLog: &policyLog{log: log}, maxSubflows: 1 + int(cfg.MaxSubflows), pm: c,
+		byToken: map[uint32]*steered{}, byConn: map[*conn]*steered{}, paths: map[atsss.SEID]*sessionPaths{}}
 }
 
 // run listens to the path manager's events until ctx ends. events must be
@@ -109,7 +148,7 @@ func (s *steerer) event(e pm.Event) {
 }
 
 // add puts an admitted MPTCP connection under steering: it computes the
-// decision of the session's rule and applies it to the subflows the
+// decision of the connection's rule and applies it to the subflows the
 // connection has; later ones come as events.
 func (s *steerer) add(c *conn, now time.Time) {
 	rc, err := c.client.SyscallConn()
@@ -121,15 +160,7 @@ func (s *steerer) add(c *conn, now time.Time) {
 		s.log.Debug("steering: no MPTCP info", "ue_ip", c.src.Addr().String(), "err", err)
 		return
 	}
-	st := &steered{c: c, token: info.Token, ue: c.ue, pin: noPin}
-	d := s.decide(c.ue, now)
-	s.mu.Lock()
-	if splits(d) {
-		st.pin = entry(s.splits, c.ue.seid).pick(d.Share)
-	}
-	st.decision = st.apply(d)
-	s.byToken[st.token], s.byConn[c] = st, st
-	s.mu.Unlock()
+	st := s.track(c, info.Token, now)
 	// Registered first, read second: a join between the two is seen by
 	// both, and flagging a subflow twice is harmless.
 	subs, err := pm.ReadSubflows(rc)
@@ -141,17 +172,23 @@ func (s *steerer) add(c *conn, now time.Time) {
 	}
 }
 
+// track registers c, whose MPTCP token is token, and decides for it. It
+// is published and decided under st.mu: an event for the connection waits
+// for its first decision, and a policy change after the publication
+// re-decides it.
+func (s *steerer) track(c *conn, token uint32, now time.Time) *steered {
+	st := &steered{c: c, token: token, ue: c.session(), pin: noPin}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s.mu.Lock()
+	s.byToken[st.token], s.byConn[c] = st, st
+	s.mu.Unlock()
+	s.redecideLocked(st, nil, now)
+	return st
+}
+
 // noPin: the connection is not pinned to an access.
 const noPin = atsss.AccessType(255)
-
-// apply returns d as it applies to this connection: pinned to its access
-// while d splits traffic.
-func (st *steered) apply(d steering.Decision) steering.Decision {
-	if st.pin != noPin && splits(d) {
-		return pinned(d, st.pin)
-	}
-	return d
-}
 
 // entry returns m[k], making it first if need be.
 func entry[K comparable, V any](m map[K]*V, k K) *V {
@@ -167,17 +204,37 @@ func entry[K comparable, V any](m map[K]*V, k K) *V {
 func (s *steerer) forget(seid atsss.SEID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.splits, seid)
 	delete(s.paths, seid)
 }
 
 // remove ends steering of c.
 func (s *steerer) remove(c *conn) {
 	s.mu.Lock()
+	st := s.byConn[c]
+	s.mu.Unlock()
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.byConn[c]; st != nil {
-		delete(s.byToken, st.token)
-		delete(s.byConn, c)
+	delete(s.byToken, st.token)
+	delete(s.byConn, c)
+	s.leaveGroup(st)
+}
+
+// leaveGroup takes st out of its group's count. s.mu and st.mu must be
+// held.
+func (s *steerer) leaveGroup(st *steered) {
+	if !st.joined {
+		return
+	}
+	st.joined = false
+	if sp := s.paths[st.ue.seid]; sp != nil {
+		if g := sp.groups[st.group]; g != nil {
+			g.conns--
+		}
 	}
 }
 
@@ -255,29 +312,32 @@ func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 func (s *steerer) linkChanged(a atsss.AccessType, down bool, now time.Time) {
 	s.mu.Lock()
 	s.linkDown[a] = down
+	s.mu.Unlock()
+	s.resteerAll(now)
+}
+
+// resteerAll re-decides for every connection, and returns how many got a
+// new decision.
+func (s *steerer) resteerAll(now time.Time) int {
+	s.mu.Lock()
 	todo := make([]*steered, 0, len(s.byToken))
 	for _, st := range s.byToken {
 		todo = append(todo, st)
 	}
 	s.mu.Unlock()
-	s.resteer(todo, nil, now)
+	return s.resteer(todo, nil, now)
 }
 
 // resteer applies a new decision to each connection whose decision
-// changed; u, if not nil, is their session's new state.
-func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) {
+// changed; u, if not nil, is their session's new state. It returns how
+// many changed.
+func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) int {
+	n := 0
 	for _, st := range todo {
-		st.mu.Lock()
-		if u != nil {
-			st.ue = u
-		}
-		nd := st.apply(s.decide(st.ue, now))
-		changed := st.decision != nd
-		st.decision = nd
-		st.mu.Unlock()
-		if !changed {
+		if !s.redecide(st, u, now) {
 			continue
 		}
+		n++
 		rc, err := st.c.client.SyscallConn()
 		if err != nil {
 			continue
@@ -290,23 +350,66 @@ func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) {
 			s.subflow(st, sf.Local, sf.Remote, false)
 		}
 	}
+	return n
 }
 
-// decide is the decision of u's MPTCP rule with what is known of its
-// accesses now: N4 availability, the access links, the PMF's reports, RTTs
-// and loss, and what the proxy measures (saturation; subflow RTTs with
-// DRTTI). The session's steering State persists, so that hysteresis
-// holds across decisions. A session without an MPTCP rule steers nothing.
-func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
-	if u.rule == nil {
-		return steering.Decision{}
+// redecide brings st up to date and decides again: u, if not nil, is its
+// session's new state. It reports whether the decision changed.
+func (s *steerer) redecide(st *steered, u *ue, now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return s.redecideLocked(st, u, now)
+}
+
+// redecideLocked is redecide with st.mu held. The connection's rule is
+// found again from its session and its operator policy (either may have
+// changed); under a new rule it leaves its group for the new rule's and is
+// pinned again if the new decision splits.
+func (s *steerer) redecideLocked(st *steered, u *ue, now time.Time) bool {
+	if u != nil {
+		st.ue = u
 	}
+	rule, name := st.ue.ruleFor(st.c.policy(), s.policyLog)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !st.joined || name != st.group || !sameRule(rule, st.rule) {
+		s.leaveGroup(st)
+		st.rule, st.group, st.pin = rule, name, noPin
+		st.joined = true
+		entry(s.paths, st.ue.seid).group(name).conns++
+	}
+	nd := s.decideLocked(st, now)
+	changed := nd != st.decision
+	st.decision = nd
+	return changed
+}
+
+// sameRule reports whether a and b steer alike.
+func sameRule(a, b *steering.Rule) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// decideLocked is the decision for st's connection: its rule's with what
+// is known of its session's accesses now: N4 availability, the access
+// links, the PMF's reports, RTTs and loss, and what the proxy measures
+// (saturation; subflow RTTs with DRTTI). The group's steering State
+// persists, so that hysteresis holds across decisions. While the decision
+// splits traffic the connection is pinned to one access (split.go). A rule
+// of nil (a session without an MPTCP rule) steers nothing. s.mu and st.mu
+// must be held.
+func (s *steerer) decideLocked(st *steered, now time.Time) steering.Decision {
+	if st.rule == nil {
+		return steering.Decision{}
+	}
+	u := st.ue
 	sp := entry(s.paths, u.seid)
-	st := &sp.state
+	g := sp.group(st.group)
+	state := &g.state
 	for _, a := range atsss.Accesses {
-		p := &st.Paths[a]
+		p := &state.Paths[a]
 		p.LinkDown = s.linkDown[a]
 		// N4 and PMF reports: down while either says so. (The spec's
 		// "latest of the two wins" needs their order, which the store's
@@ -319,8 +422,15 @@ func (s *steerer) decide(u *ue, now time.Time) steering.Decision {
 		p.Congested = sp.saturated[a]
 		p.Loss, p.LossKnown = sp.loss[a], sp.lossSet[a]
 	}
-	sp.decision = steering.Decide(u.rule, st, now)
-	return sp.decision
+	d := steering.Decide(st.rule, state, now)
+	g.decision = d
+	if !splits(d) {
+		return d
+	}
+	if st.pin == noPin {
+		st.pin = g.split.pick(d.Share)
+	}
+	return pinned(d, st.pin)
 }
 
 // pmfRTT takes the PMF's smoothed RTT of a session's access.
@@ -358,21 +468,29 @@ func (s *steerer) subflows(c *conn) int {
 	return len(subs)
 }
 
-// mptcpRule returns the steering rule of the session's first MPTCP MAR, or
-// nil. One per session is what SMFs send for MPTCP today; a session with
-// several would need the connection's PDR to choose.
-func mptcpRule(s *atsss.Session) *steering.Rule {
+// mptcpMAR returns the session's first MPTCP MAR, or nil. One per session
+// is what SMFs send for MPTCP today; a session with several would need the
+// connection's PDR to choose.
+func mptcpMAR(s *atsss.Session) *atsss.MAR {
 	for i := range s.MARs {
-		if s.MARs[i].Functionality != atsss.FunctionalityMPTCP {
-			continue
+		if s.MARs[i].Functionality == atsss.FunctionalityMPTCP {
+			return &s.MARs[i]
 		}
-		r, err := steering.NewRule(&s.MARs[i])
-		if err != nil {
-			return nil
-		}
-		return &r
 	}
 	return nil
+}
+
+// marRule returns the steering rule of mar, or nil for no MAR or one that
+// steering cannot apply.
+func marRule(mar *atsss.MAR) *steering.Rule {
+	if mar == nil {
+		return nil
+	}
+	r, err := steering.NewRule(mar)
+	if err != nil {
+		return nil
+	}
+	return &r
 }
 
 // PathEvent feeds a PMF event (steering/pmf) to steering: the RTTs, the

@@ -46,7 +46,7 @@ func rigBinaries(t testing.TB) string {
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "atsss-test-bin-")
 		if buildErr == nil {
-			_, buildErr = daemontest.Build(context.Background(), buildDir, "atsssd", "smfsim")
+			_, buildErr = daemontest.Build(context.Background(), buildDir, rig.Binaries...)
 		}
 	})
 	if buildErr != nil {

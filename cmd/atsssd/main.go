@@ -91,6 +91,7 @@ func run(configPath, logLevel string) error {
 	var proxy *mptcpproxy.Proxy
 	if cfg.MPTCPProxy.Enabled {
 		opts := mptcpproxy.Options{Logger: log, Registry: reg, AccessLinkChanged: reports.access}
+		cfg.MPTCPProxy.Policies = policies
 		if proxy, err = mptcpproxy.New(cfg.MPTCPProxy.Config, store, opts); err != nil {
 			return err
 		}
@@ -117,6 +118,9 @@ func run(configPath, logLevel string) error {
 	ready := make(chan struct{})
 	if cfg.API.Listen.IsValid() {
 		deps := apiDeps{sessions: store, db: db, policies: policies, log: log}
+		if proxy != nil {
+			deps.access = proxy
+		}
 		srv, lis, cleanup, err := startAPI(cfg.API, deps)
 		if err != nil {
 			return err

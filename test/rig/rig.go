@@ -19,6 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/openatsss/atsss/api/client"
 	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/mptcpproxy/pm"
 	"github.com/openatsss/atsss/steering/pmf"
@@ -61,7 +64,13 @@ type Options struct {
 	// also has upf route between the data path's TUN device and N6, never
 	// from an access link: the UE reaches N6 only through GTP-U.
 	ATSSSLL map[string]any
+	// API runs atsssd's gRPC API on APIAddr in upf, plaintext (loopback,
+	// so every caller is an operator), for Ctl and DialAPI.
+	API bool
 }
+
+// APIAddr is where atsssd serves its gRPC API inside upf (Options.API).
+var APIAddr = netip.MustParseAddrPort("127.0.0.1:7788")
 
 // Rig is a running lab with atsssd and an SMF. Close it when done.
 type Rig struct {
@@ -69,11 +78,12 @@ type Rig struct {
 	Daemon *daemontest.Daemon
 	SMF    smfsimtest.SMF
 	dir    string // configuration and, when New built them, the binaries
+	bin    string // atsssd, smfsim and atsssctl
 }
 
 // New builds the lab, builds and starts atsssd in its upf namespace, and
 // waits until the MPTCP proxy accepts connections. bin, if not empty, is a
-// directory holding atsssd and smfsim already built (daemontest.Build);
+// directory holding the Binaries already built (daemontest.Build);
 // otherwise New builds them into a temporary directory. On error it
 // removes everything it made.
 func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
@@ -87,7 +97,7 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 		return nil, err
 	}
 	if bin == "" {
-		if _, err = daemontest.Build(ctx, r.dir, "atsssd", "smfsim"); err != nil {
+		if _, err = daemontest.Build(ctx, r.dir, Binaries...); err != nil {
 			return nil, err
 		}
 		bin = r.dir
@@ -133,6 +143,10 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 			}
 		}
 	}
+	if opts.API {
+		cfg["api"] = map[string]any{"listen": APIAddr.String(), "plaintext": true}
+	}
+	r.bin = bin
 	upf := func(name string, args ...string) *exec.Cmd {
 		return r.Lab.UPF.Command(context.Background(), name, args...)
 	}
@@ -145,6 +159,29 @@ func New(ctx context.Context, bin string, opts Options) (r *Rig, err error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Binaries are the commands a rig runs.
+var Binaries = []string{"atsssd", "smfsim", "atsssctl"}
+
+// Ctl runs atsssctl against atsssd's API (Options.API) inside upf, as an
+// operator on the UPF's host would, with stdin given, and returns its
+// standard output; an error carries its exit status and standard error.
+func (r *Rig) Ctl(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := r.Lab.UPF.Command(ctx, r.bin+"/atsssctl", append([]string{"--addr", APIAddr.String(), "--plaintext"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("atsssctl %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+// DialAPI connects to atsssd's API (Options.API) through upf.
+func (r *Rig) DialAPI() (*grpc.ClientConn, error) {
+	return client.Dial(client.Config{Addr: APIAddr.String(), Plaintext: true},
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return r.DialUPF(ctx, "tcp", addr) }))
 }
 
 // waitProxy waits for atsssd's "mptcp proxy listening" line.
