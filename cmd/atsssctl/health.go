@@ -20,11 +20,10 @@ status (NOT_SERVING, UNKNOWN); 69 (NotFound) for a service the server does
 not know; 78 (Unavailable) when the server cannot be reached.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 			if err != nil {

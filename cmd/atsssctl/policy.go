@@ -84,11 +84,10 @@ would be sent.`,
 					fmt.Fprintf(w, "%s valid (dry run)\n", p.GetName())
 				})
 			}
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			c := atsssv1.NewPolicyServiceClient(conn)
 			for _, p := range policies {
@@ -178,11 +177,10 @@ when there is none. "-o yaml" prints a document that "policy apply -f" takes bac
 			if err != nil {
 				return err
 			}
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			resp, err := atsssv1.NewPolicyServiceClient(conn).GetPolicy(ctx, &atsssv1.GetPolicyRequest{Name: name})
 			if err != nil {
@@ -204,11 +202,10 @@ each policy's precedence (lowest wins), match key, functionality, steering,
 rate cap, path preference and revision.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			c := atsssv1.NewPolicyServiceClient(conn)
 			req := &atsssv1.ListPoliciesRequest{PageSize: pageSize}
@@ -248,11 +245,10 @@ policy). NotFound (exit 69) when there is none.`,
 			if err != nil {
 				return err
 			}
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			resp, err := atsssv1.NewPolicyServiceClient(conn).DeletePolicy(ctx, &atsssv1.DeletePolicyRequest{Name: name})
 			if err != nil {

@@ -171,12 +171,19 @@ func (a *app) dial() (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-// callContext bounds a command's unary calls by --timeout.
-func (a *app) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if a.timeout == 0 {
-		return context.WithCancel(ctx)
+// call dials the server (once per run) and bounds a command's unary calls
+// by --timeout.
+func (a *app) call(ctx context.Context) (*grpc.ClientConn, context.Context, context.CancelFunc, error) {
+	conn, err := a.dial()
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return context.WithTimeout(ctx, a.timeout)
+	if a.timeout == 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		return conn, ctx, cancel, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	return conn, ctx, cancel, nil
 }
 
 // groupCommand is a command that only holds subcommands: without one it

@@ -55,11 +55,10 @@ and each access's availability, RTT, loss and byte counters.
 				}
 				req.SteeringMode = atsssv1.SteeringModeValue(v)
 			}
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			c := atsssv1.NewSessionServiceClient(conn)
 			all := &atsssv1.ListSessionsResponse{}
@@ -103,11 +102,10 @@ state and the PDRs. NotFound (exit 69) when there is no such session.`,
 			if err != nil {
 				return err
 			}
-			conn, err := a.dial()
+			conn, ctx, cancel, err := a.call(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.callContext(cmd.Context())
 			defer cancel()
 			resp, err := atsssv1.NewSessionServiceClient(conn).GetSession(ctx, &atsssv1.GetSessionRequest{Seid: seid})
 			if err != nil {
