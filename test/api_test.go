@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openatsss/atsss/api/apitest"
 	atsssv1 "github.com/openatsss/atsss/api/atsss/v1"
 	"github.com/openatsss/atsss/api/client"
 	"github.com/openatsss/atsss/api/policystore/etcdtest"
@@ -302,5 +304,83 @@ func TestAPINotServingUntilSynced(t *testing.T) {
 	time.Sleep(2 * time.Second) // the daemon keeps retrying etcd meanwhile
 	if _, _, code = grpctools.Run(t, probe, "-addr", d.api); code != 4 {
 		t.Errorf("grpc-health-probe after 2 s without etcd: exit %d, want 4 (NOT_SERVING)", code)
+	}
+}
+
+// TestAPITLS runs atsssd's API as outside the lab: TLS, a client CA whose
+// certificates' CNs have roles, and tokens. atsssctl with the operator's
+// client certificate writes a policy; the viewer's certificate may read
+// but not write; a token works over TLS without a certificate; neither
+// gets UNAUTHENTICATED, and plaintext against the TLS port fails.
+func TestAPITLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bins, err := daemontest.Build(ctx, dir, "atsssd", "atsssctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := apitest.NewPKI(t)
+	server := pki.Server(t, "upf.test")
+	n4, metrics, err := daemontest.Ports()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := daemontest.FreePort(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(tokens, []byte("viewer: ["+apiViewerToken+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := daemontest.Config(n4, metrics, [2]string{"192.0.2.0/24", "198.51.100.0/24"})
+	cfg["store_path"] = filepath.Join(dir, "atsssd.db") // policies in the sessions' file
+	cfg["api"] = map[string]any{
+		"listen": api, "tokens_file": tokens,
+		"tls":               map[string]any{"cert_file": server.CertFile, "key_file": server.KeyFile, "client_ca_file": pki.CAFile},
+		"client_cert_roles": map[string]any{"noc": "viewer", "pcf-adapter": "operator"},
+	}
+	d, err := daemontest.Start(ctx, bins["atsssd"], dir, cfg, n4, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Kill()
+		if t.Failed() {
+			t.Logf("atsssd log:\n%s", d.Log())
+		}
+	})
+	operator, viewer := pki.Client(t, "pcf-adapter"), pki.Client(t, "noc")
+	tlsArgs := []string{"--addr", api, "--ca", pki.CAFile, "--server-name", "upf.test"}
+	with := func(c apitest.Issued) []string {
+		return append(slices.Clone(tlsArgs), "--cert", c.CertFile, "--key", c.KeyFile)
+	}
+	if err := daemontest.WaitFor(ctx, func() bool {
+		_, _, code := atsssctl(ctx, t, bins["atsssctl"], "", append(with(viewer), "health")...)
+		return code == 0
+	}); err != nil {
+		t.Fatalf("atsssctl health over TLS never saw SERVING: %v", err)
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+	}{
+		{"operator certificate writes", append(with(operator), "policy", "apply", "-f", "-"), apiDNNPolicy, 0},
+		{"viewer certificate reads", append(with(viewer), "policy", "get", "internet-wifi"), "", 0},
+		{"viewer certificate writes", append(with(viewer), "policy", "delete", "internet-wifi"), "", 64 + 7},
+		{"token over TLS reads", append(slices.Clone(tlsArgs), "--token", apiViewerToken, "sessions", "list"), "", 0},
+		{"no credential", append(slices.Clone(tlsArgs), "policy", "list"), "", 64 + 16},
+		{"plaintext to the TLS port", []string{"--addr", api, "--plaintext", "health"}, "", 64 + 14},
+		{"operator certificate deletes", append(with(operator), "policy", "delete", "internet-wifi"), "", 0},
+	}
+	for _, c := range cases {
+		out, errOut, code := atsssctl(ctx, t, bins["atsssctl"], c.stdin, c.args...)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", c.name, code, c.code, out, errOut)
+		}
 	}
 }

@@ -1,16 +1,8 @@
 package server_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,6 +10,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/openatsss/atsss/api/apitest"
 	atsssv1 "github.com/openatsss/atsss/api/atsss/v1"
 	"github.com/openatsss/atsss/api/server"
 )
@@ -153,11 +146,11 @@ func TestAuthOpen(t *testing.T) {
 // certificate if one is given (VerifyClientCertIfGiven, so that token
 // callers need none) and maps its Subject CN to a role.
 func TestAuthTLS(t *testing.T) {
-	pki := newPKI(t)
+	pki := apitest.NewPKI(t)
 	serverCfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{pki.issue(t, "atsssd", true)},
-		ClientCAs:    pki.pool,
+		Certificates: []tls.Certificate{pki.Server(t).Certificate},
+		ClientCAs:    pki.Pool,
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 	}
 	auth := tokenAuth()
@@ -166,7 +159,7 @@ func TestAuthTLS(t *testing.T) {
 	h.seed(t, lbPolicy("policies/seed", videoFlow, 50))
 
 	dialTLS := func(t *testing.T, cert *tls.Certificate, token string) *client {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pki.pool}
+		cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pki.Pool}
 		if cert != nil {
 			cfg.Certificates = []tls.Certificate{*cert}
 		}
@@ -177,7 +170,7 @@ func TestAuthTLS(t *testing.T) {
 		return dialAddr(t, h.addr, opts...)
 	}
 	cert := func(cn string) *tls.Certificate {
-		c := pki.issue(t, cn, false)
+		c := pki.Client(t, cn).Certificate
 		return &c
 	}
 	for _, tc := range []struct {
@@ -201,8 +194,8 @@ func TestAuthTLS(t *testing.T) {
 	}
 
 	t.Run("certificate of another CA", func(t *testing.T) {
-		other := newPKI(t)
-		c := other.issue(t, "ops", false)
+		other := apitest.NewPKI(t)
+		c := other.Client(t, "ops").Certificate
 		_, err := dialTLS(t, &c, "").sessions.ListSessions(testCtx(t), &atsssv1.ListSessionsRequest{})
 		// The handshake fails: no RPC reaches the server.
 		if status.Code(err) != codes.Unavailable {
@@ -212,66 +205,3 @@ func TestAuthTLS(t *testing.T) {
 }
 
 // pki is a test CA.
-type pki struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "atsss test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &pki{cert: cert, key: key, pool: pool}
-}
-
-var serial int64 = 100
-
-// issue returns a certificate for cn: a server certificate for 127.0.0.1,
-// or a client certificate.
-func (p *pki) issue(t *testing.T, cn string, isServer bool) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if isServer {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
