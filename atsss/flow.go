@@ -332,6 +332,21 @@ func (f FlowFilter) MatchDownlink(proto uint8, remote netip.AddrPort, ue netip.A
 	return f.match(proto, ue.Addr().Unmap(), ue.Port(), portsKnown, remote.Addr().Unmap(), remote.Port(), portsKnown, nil)
 }
 
+// MatchDownlinkAny is MatchDownlink for a flow whose UE end is ue, or one
+// of the other addresses of the same UE (its MA PDU addresses, for a flow
+// to a link-specific address) with ue's port: the filter may name either.
+func (f FlowFilter) MatchDownlinkAny(proto uint8, remote, ue netip.AddrPort, portsKnown bool, others []netip.Addr) bool {
+	if f.MatchDownlink(proto, remote, ue, portsKnown) {
+		return true
+	}
+	for _, a := range others {
+		if a != ue.Addr() && f.MatchDownlink(proto, remote, netip.AddrPortFrom(a, ue.Port()), portsKnown) {
+			return true
+		}
+	}
+	return false
+}
+
 // matchUplink is MatchUplink with the UE port possibly unknown (then a
 // filter on UE ports does not match) and with n6, the addresses the
 // connection may have on N6 besides ue, for UE-side prefixes.

@@ -98,18 +98,10 @@ type FlowInfo struct {
 func (m *PolicyMatch) FlowMatches(s *Session, f FlowInfo) bool {
 	switch {
 	case m.Flow != nil:
-		if m.Flow.MatchDownlink(f.Proto, f.Remote, f.UE, true) {
-			return true
-		}
 		// A proxied flow's UE end is a link-specific address; the
 		// operator's filter may name the MA PDU address the UE's
 		// application uses instead.
-		for _, a := range s.MAPDUAddrs() {
-			if m.Flow.MatchDownlink(f.Proto, f.Remote, netip.AddrPortFrom(a, f.UE.Port()), true) {
-				return true
-			}
-		}
-		return false
+		return m.Flow.MatchDownlinkAny(f.Proto, f.Remote, f.UE, true, s.MAPDUAddrs())
 	case m.AppID != "":
 		return f.PDR != nil && f.PDR.PDI.ApplicationID == m.AppID
 	}

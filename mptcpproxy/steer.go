@@ -287,7 +287,7 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool)
 		return // a new subflow is not a backup
 	}
 	if err := s.pm.SetBackup(st.token, local, remote, backup); err != nil {
-		log.Info("set backup flag", "err", err)
+		log.Info("set backup flag", "local", local.String(), "remote", remote.String(), "backup", backup, "fresh", fresh, "err", err)
 		return
 	}
 	log.Debug("subflow backup flag set", "backup", backup)

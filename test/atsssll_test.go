@@ -36,13 +36,14 @@ var (
 const llSEID = atsss.SEID(0x11)
 
 // llRig is a lab with an ATSSS-LL Forwarder in upf, a RAN simulator in ue
-// and a UDP server in dn.
+// and a UDP server in dn; policies are the Forwarder's operator policies.
 type llRig struct {
-	lab   *lab.Lab
-	store *atsss.Store
-	fwd   *ll.Forwarder
-	ran   *ransim.RAN
-	dn    *net.UDPConn
+	lab      *lab.Lab
+	store    *atsss.Store
+	policies *atsss.Policies
+	fwd      *ll.Forwarder
+	ran      *ransim.RAN
+	dn       *net.UDPConn
 }
 
 // llSession is the MA PDU session an SMF installs for the lab UE
@@ -78,7 +79,7 @@ func llSpec(mar func(m *pfcptest.MARSpec)) pfcptest.SessionSpec {
 
 func newLLRig(t testing.TB, s *atsss.Session) *llRig {
 	t.Helper()
-	r := &llRig{lab: lab.NewForTest(t, lab.Config{Name: "atsssll"})}
+	r := &llRig{lab: lab.NewForTest(t, lab.Config{Name: "atsssll"}), policies: atsss.NewPolicies()}
 	var err error
 	if r.store, err = atsss.NewStore(nil); err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func newLLRig(t testing.TB, s *atsss.Session) *llRig {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := r.lab.UPF.Do(func() error {
 		var err error
-		r.fwd, err = ll.New(ll.Config{TUN: "atsssll0", Routes: []netip.Prefix{llPool}}, r.store, log)
+		r.fwd, err = ll.New(ll.Config{TUN: "atsssll0", Routes: []netip.Prefix{llPool}, Policies: r.policies}, r.store, log)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -186,6 +187,17 @@ func (r *llRig) update(t testing.TB, edit func(s *atsss.Session), applied func(l
 		st, ok := r.fwd.SessionStats(llSEID)
 		return ok && applied(st)
 	})
+}
+
+// setPolicies puts ps in force and waits until the data path steers by
+// them.
+func (r *llRig) setPolicies(t testing.TB, ps ...*atsss.Policy) {
+	t.Helper()
+	start := time.Now()
+	r.policies.Set(atsss.NewPolicySet(ps))
+	_, gen := r.policies.Current()
+	llWaitFor(t, "the forwarder to apply the policies", func() bool { return r.fwd.PolicyGeneration() >= gen })
+	t.Logf("policy generation %d in force after %v", gen, time.Since(start).Round(time.Microsecond))
 }
 
 // waitFor polls cond: a liveness guard, not a timing assertion.
@@ -286,6 +298,30 @@ func TestNetnsATSSSLL(t *testing.T) {
 			func(st ll.SessionStats) bool { return !st.Unavailable[atsss.Access3GPP] })
 		if c := llPerAccess(r.downlink(t, n, 64, payload, false)); c != [2]int{n, 0} {
 			t.Errorf("3GPP back: per access %v, want all %d on 3GPP", c, n)
+		}
+	})
+
+	t.Run("operator policy steers the DN's flow", func(t *testing.T) {
+		const n = 1000
+		payload := func(int) []byte { return []byte("policy") }
+		if c := llPerAccess(r.downlink(t, n, 64, payload, false)); c != [2]int{n, 0} {
+			t.Errorf("the MAR, Active-Standby: per access %v, want all %d on 3GPP", c, n)
+		}
+		fd := fmt.Sprintf("permit out 17 from %v %d to assigned", llDN.Addr(), llDN.Port())
+		flow, err := atsss.ParseFlowDescription(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.setPolicies(t, &atsss.Policy{Name: "dn-lb", Match: atsss.PolicyMatch{FlowDescription: fd, Flow: &flow},
+			Downlink: &atsss.PolicySteering{Mode: atsss.ModeLoadBalancing,
+				Weight: [2]atsss.OptionalUint8{{Value: 70, Set: true}, {Value: 30, Set: true}}}})
+		// Smooth weighted round robin is exact on every 10 packets.
+		if c := llPerAccess(r.downlink(t, n, 64, payload, false)); c != [2]int{700, 300} {
+			t.Errorf("policy Load-Balancing 70/30: per access %v, want [700 300]", c)
+		}
+		r.setPolicies(t)
+		if c := llPerAccess(r.downlink(t, n, 64, payload, false)); c != [2]int{n, 0} {
+			t.Errorf("policy deleted: per access %v, want all %d on 3GPP", c, n)
 		}
 	})
 

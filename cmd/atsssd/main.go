@@ -100,6 +100,7 @@ func run(configPath, logLevel string) error {
 	var fwd *ll.Forwarder
 	switch {
 	case cfg.ATSSSLL.Enabled:
+		cfg.ATSSSLL.Policies = policies
 		if fwd, err = ll.New(cfg.ATSSSLL.Config, store, log); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/openatsss/atsss/atsss"
 	"github.com/openatsss/atsss/steering/ll/gtpu"
 )
 
@@ -24,6 +25,12 @@ type Config struct {
 	// Routes are the UE address pools routed into the TUN device, in the
 	// namespace where New runs.
 	Routes []netip.Prefix `yaml:"routes"`
+
+	// Policies are the operator's steering policies, which the control
+	// plane keeps; nil: none. A policy that matches a downlink packet
+	// replaces its ATSSS-LL MAR's downlink steering for it (policy.go);
+	// a change steers the next packet. Rate caps are not applied here.
+	Policies *atsss.Policies `yaml:"-"`
 }
 
 // Defaults of Config.

@@ -22,6 +22,17 @@
 //     PDR's QFI. A PDR with a plain FAR (no MAR) is forwarded on that FAR.
 //     A PDR whose MAR is MPTCP (or MPQUIC) is not ours: the proxy
 //     terminates that traffic, so such packets are dropped and counted.
+//   - Operator policies (Config.Policies, atsss.Policy): a policy that
+//     matches a downlink packet, as atsss.PolicySet.ForFlow decides,
+//     steers it by its downlink steering instead of the MAR's, with a
+//     steering state of its own per session and MAR; the rest keeps the
+//     MAR. Session keys (DNN, S-NSSAI, UE prefix) and Application IDs (of
+//     the matched PDR) are resolved when a session or the policy set
+//     changes, flow filters per packet and only where one can apply
+//     (policy.go). A change steers the next packet. A policy the MAR
+//     cannot take (atsss.Policy.SteerMAR, steering.NewRule) leaves the
+//     MAR's steering and is logged once. Policies' rate caps are not
+//     applied here: only the proxy paces its connections.
 //   - PMF (TS 23.501 §5.32.5): the PMF messages of a session travel in its
 //     tunnels. Uplink ones to the session's PMF ports (PMF Parameters) pass
 //     whatever the SDF filters say and reach the local PMF server through
@@ -31,9 +42,10 @@
 //     PathEvent (RTT, loss, the UE's availability reports) into the
 //     steering state of the session's ATSSS-LL MARs.
 //
-// Sessions come from the atsss.Store's change feed; the hot paths read an
-// immutable table through an atomic pointer. Steering state (hysteresis
-// memory, round-robin position) is owned by the one downlink goroutine.
+// Sessions come from the atsss.Store's change feed, policies from
+// atsss.Policies; the hot paths read an immutable table through an atomic
+// pointer. Steering state (hysteresis memory, round-robin position) is
+// owned by the one downlink goroutine.
 //
 // The GTP-U codec is in the subpackage gtpu. This package may import atsss,
 // steering, gtpu, x/sys and netlink; never the control plane (pfcp, api) or

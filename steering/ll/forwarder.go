@@ -45,6 +45,7 @@ type Forwarder struct {
 	echo  atomic.Uint64
 	ready chan struct{} // closed once the first snapshot is in the table
 	rev   atomic.Uint64 // the store revision the table reflects
+	pgen  atomic.Uint64 // the policy generation the table reflects
 	now   func() time.Time
 }
 
@@ -92,6 +93,12 @@ func (f *Forwarder) Ready() <-chan struct{} { return f.ready }
 // store write at revision r, the data path applies it once Rev() >= r.
 func (f *Forwarder) Rev() uint64 { return f.rev.Load() }
 
+// PolicyGeneration returns the generation of Config.Policies (see
+// atsss.Policies.Current) that the installed sessions are steered by: a
+// policy set at generation g steers the next packet once
+// PolicyGeneration() >= g. Always 0 without Config.Policies.
+func (f *Forwarder) PolicyGeneration() uint64 { return f.pgen.Load() }
+
 // Run follows the store and forwards until ctx ends or a socket fails. It
 // closes the socket and the TUN device (which removes it and its routes)
 // when it returns; a Forwarder runs once.
@@ -111,25 +118,45 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return err
 }
 
-// follow keeps the table in step with the store's change feed. It owns
-// views and the sessStates' mars maps.
+// follow keeps the table in step with the store's change feed and with
+// the operator policies (Config.Policies): a policy change recompiles every
+// session's view and publishes them at once, so the next packet of each
+// session is steered by the new set. It owns views and the sessStates' mars
+// maps.
 func (f *Forwarder) follow(ctx context.Context) error {
 	sessions := map[atsss.SEID]*atsss.Session{}
 	states := map[atsss.SEID]*sessState{}
 	views := map[atsss.SEID]*view{}
+	var pol *policies
+	var wake <-chan struct{} // nil without policies: never ready
+	if f.cfg.Policies != nil {
+		// Subscribed before reading, so that no change is missed.
+		c, unsubscribe := f.cfg.Policies.Subscribe()
+		defer unsubscribe()
+		wake = c
+		pol = &policies{log: f.log}
+		pol.update(f.cfg.Policies.Current())
+	}
 	put := func(s *atsss.Session) {
 		st := states[s.LocalSEID]
 		if st == nil {
-			st = &sessState{mars: map[uint16]*marState{}}
+			st = newSessState()
 			states[s.LocalSEID] = st
 		}
 		sessions[s.LocalSEID] = s
-		views[s.LocalSEID] = compile(s, st)
+		views[s.LocalSEID] = compile(s, st, pol)
 	}
 	del := func(id atsss.SEID) {
 		delete(sessions, id)
 		delete(states, id)
 		delete(views, id)
+	}
+	apply := func(ch atsss.Change) {
+		if ch.Kind == atsss.ChangeDelete {
+			del(ch.SEID)
+		} else {
+			put(ch.Session)
+		}
 	}
 	for {
 		w, err := f.store.Watch(ctx, watchBuffer)
@@ -151,36 +178,46 @@ func (f *Forwarder) follow(ctx context.Context) error {
 				del(id)
 			}
 		}
-		f.publish(views, w.Rev)
+		rev := w.Rev
+		f.publish(views, rev, pol)
 		select {
 		case <-f.ready:
 		default:
 			close(f.ready)
 		}
-		for ch := range w.C {
-			rev := ch.Rev
-			apply := func(ch atsss.Change) {
-				if ch.Kind == atsss.ChangeDelete {
-					del(ch.SEID)
-				} else {
-					put(ch.Session)
+	feed:
+		for {
+			select {
+			case ch, ok := <-w.C:
+				if !ok {
+					break feed
 				}
-			}
-			apply(ch)
-		drain:
-			for {
-				select {
-				case ch, ok := <-w.C:
-					if !ok {
+				apply(ch)
+				rev = ch.Rev
+			drain:
+				for {
+					select {
+					case ch, ok := <-w.C:
+						if !ok {
+							break drain
+						}
+						apply(ch)
+						rev = ch.Rev
+					default:
 						break drain
 					}
-					apply(ch)
-					rev = ch.Rev
-				default:
-					break drain
 				}
+				f.publish(views, rev, pol)
+			case <-wake:
+				start := time.Now()
+				pol.update(f.cfg.Policies.Current())
+				for id, s := range sessions {
+					views[id] = compile(s, states[id], pol)
+				}
+				f.publish(views, rev, pol)
+				f.log.Info("operator policies applied", "generation", pol.gen, "policies", pol.set.Len(),
+					"sessions", len(sessions), "took", time.Since(start).Round(time.Microsecond))
 			}
-			f.publish(views, rev)
 		}
 		switch err := w.Err(); {
 		case errors.Is(err, atsss.ErrLagged):
@@ -196,9 +233,12 @@ func (f *Forwarder) follow(ctx context.Context) error {
 // publish replaces the table. It copies every view's index: fine for the
 // thousands of sessions of a lab or a small UPF; a sharded table (as in
 // mptcpproxy/admission.go) is the next step for 100k sessions.
-func (f *Forwarder) publish(views map[atsss.SEID]*view, rev uint64) {
+func (f *Forwarder) publish(views map[atsss.SEID]*view, rev uint64, pol *policies) {
 	f.tab.Store(buildTable(views))
 	f.rev.Store(rev)
+	if pol != nil {
+		f.pgen.Store(pol.gen)
+	}
 }
 
 // uplinkLoop reads N3 until the socket is closed.
@@ -344,12 +384,16 @@ func (f *Forwarder) downlink(buf []byte, n int, now time.Time) (msg []byte, to n
 	case r.act == actDirect:
 		t, a = r.direct, r.access
 	case r.act == actSteer:
+		m := r.mar
+		if len(r.flows) > 0 {
+			m = v.steerPlan(r, &p)
+		}
 		var ok bool
-		if a, ok = steer(r.mar, v.unavailable, &v.st.pmf, now); !ok {
+		if a, ok = steer(m, v.unavailable, &v.st.pmf, now); !ok {
 			f.drops[dropNoAccess].Add(1)
 			return nil, to, false
 		}
-		t = r.mar.legs[a]
+		t = m.legs[a]
 	}
 	if !t.ok {
 		f.drops[dropNoRule].Add(1)

@@ -39,7 +39,7 @@ func forwarder(sessions ...*atsss.Session) *Forwarder {
 	f := &Forwarder{now: time.Now}
 	views := map[atsss.SEID]*view{}
 	for _, s := range sessions {
-		views[s.LocalSEID] = compile(s, &sessState{mars: map[uint16]*marState{}})
+		views[s.LocalSEID] = compile(s, newSessState(), nil)
 	}
 	f.tab.Store(buildTable(views))
 	return f

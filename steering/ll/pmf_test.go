@@ -195,10 +195,10 @@ func TestPathEvent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := session(t, tc.edit)
 			s.ATSSS.Requested.DRTTI = tc.drtti
-			st := &sessState{mars: map[uint16]*marState{}}
+			st := newSessState()
 			f := &Forwarder{now: time.Now}
 			install := func(s *atsss.Session) {
-				f.tab.Store(buildTable(map[atsss.SEID]*view{s.LocalSEID: compile(s, st)}))
+				f.tab.Store(buildTable(map[atsss.SEID]*view{s.LocalSEID: compile(s, st, nil)}))
 			}
 			install(s)
 			now := time.Unix(1000, 0)

@@ -33,6 +33,7 @@ type view struct {
 	pmf         []pmfPort       // the session's PMF ports at the UPF
 	legs        [2]tunnel       // per access, the first downlink tunnel toward it
 	drtti       bool            // PMF RTT not allowed
+	mapdu       []netip.Addr    // Session.MAPDUAddrs, for flow policies
 }
 
 // action says what a downlink PDR does with what it matches.
@@ -51,9 +52,14 @@ type dlRule struct {
 	all      bool       // no SDF filter: matches everything
 	filters  []atsss.FlowFilter
 	act      action
-	mar      *marPlan // actSteer
-	direct   tunnel   // actDirect
-	access   atsss.AccessType
+	// mar steers (actSteer) what no flow policy matches: the MAR's own
+	// plan, or an operator policy's that matches the whole session or PDR.
+	mar *marPlan
+	// flows are the flow-filter policies to match a packet against before
+	// mar, in order (policy.go); nil for most sessions.
+	flows  []flowPolicy
+	direct tunnel // actDirect
+	access atsss.AccessType
 }
 
 // tunnel is a FAR's outer header: where a downlink G-PDU goes.
@@ -64,16 +70,19 @@ type tunnel struct {
 	qfi  int // PDU Session Container QFI; -1: no container
 }
 
-// marPlan is an ATSSS-LL MAR ready to steer.
+// marPlan is an ATSSS-LL MAR ready to steer, with its own steering or an
+// operator policy's in its place.
 type marPlan struct {
-	rule steering.Rule
-	legs [2]tunnel
-	ms   *marState
+	rule   steering.Rule
+	legs   [2]tunnel
+	ms     *marState
+	policy string // the operator policy rule comes from; "": the MAR
 }
 
-// marState is the downlink steering state of one MAR. Only the downlink
-// goroutine reads or writes it; the follower creates it and hands it over
-// through the table's atomic pointer.
+// marState is the downlink steering state of one MAR, or of one operator
+// policy in its place (stateKey). Only the downlink goroutine reads or
+// writes it; the follower creates it and hands it over through the table's
+// atomic pointer.
 type marState struct {
 	init bool
 	n4   [2]bool // the N4 unavailability last reported into st
@@ -86,11 +95,12 @@ type marState struct {
 }
 
 // sessState outlives the session's views: counters and steering state
-// survive a session modification. The follower owns mars.
+// survive a session modification and a change of operator policies. The
+// follower owns mars.
 type sessState struct {
 	ul, dl  [2]counter
 	ulOther counter // uplink from a peer that is no FAR's (access unknown)
-	mars    map[uint16]*marState
+	mars    map[stateKey]*marState
 	pmf     sessPMF
 }
 
@@ -101,10 +111,15 @@ func (c *counter) add(n int) {
 	c.bytes.Add(uint64(n))
 }
 
-// compile builds the view of s; st carries over from its previous view.
-func compile(s *atsss.Session, st *sessState) *view {
+// newSessState returns the state of a session not seen before.
+func newSessState() *sessState { return &sessState{mars: map[stateKey]*marState{}} }
+
+// compile builds the view of s under the operator policies pol (nil:
+// none); st carries over from its previous view.
+func compile(s *atsss.Session, st *sessState, pol *policies) *view {
 	v := &view{seid: s.LocalSEID, st: st, owned: s.UEAddrs(), policy: s.UplinkFilters(), unavailable: s.Unavailable,
-		pmf: pmfPorts(s), drtti: s.ATSSS.Requested.DRTTI}
+		pmf: pmfPorts(s), drtti: s.ATSSS.Requested.DRTTI, mapdu: s.MAPDUAddrs()}
+	mc := &marCompiler{s: s, st: st, pol: pol, used: map[stateKey]bool{}}
 	var order []*atsss.PDR
 	for i := range s.PDRs {
 		p := &s.PDRs[i]
@@ -115,7 +130,6 @@ func compile(s *atsss.Session, st *sessState) *view {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b *atsss.PDR) int { return cmp.Compare(a.Precedence, b.Precedence) })
-	used := map[uint16]bool{}
 	for _, p := range order {
 		r := dlRule{}
 		if ue := p.PDI.UEIP; ue != nil {
@@ -150,14 +164,12 @@ func compile(s *atsss.Session, st *sessState) *view {
 					plan.legs[a] = farTunnel(s.FAR(m.Legs[a].FARID), qfi)
 				}
 			}
-			ms := st.mars[m.ID]
-			if ms == nil {
-				ms = &marState{}
-				st.mars[m.ID] = ms
-			}
-			used[m.ID] = true
-			plan.ms = ms
-			r.act, r.mar = actSteer, plan
+			// The MAR's own state is kept while the MAR is, also when
+			// policies steer all its traffic: their deletion then finds
+			// its hysteresis as it was.
+			plan.ms = mc.state(stateKey{mar: m.ID})
+			r.act = actSteer
+			r.mar, r.flows = mc.plans(p, m, plan)
 		case p.FARID.Set:
 			far := s.FAR(p.FARID.Value)
 			t := farTunnel(far, qfi)
@@ -176,9 +188,9 @@ func compile(s *atsss.Session, st *sessState) *view {
 			}
 		}
 	}
-	for id := range st.mars {
-		if !used[id] {
-			delete(st.mars, id)
+	for k := range st.mars {
+		if !mc.used[k] {
+			delete(st.mars, k)
 		}
 	}
 	for i := range s.FARs {
