@@ -347,7 +347,12 @@ func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) int {
 			continue
 		}
 		for _, sf := range subs {
-			s.subflow(st, sf.Local, sf.Remote, false)
+			// A subflow on its way out (the first one lingers in
+			// FIN_WAIT1 after SUBFLOW_DESTROY while its access is down)
+			// has no flags to set: the path manager no longer finds it.
+			if sf.State == tcpEstablished {
+				s.subflow(st, sf.Local, sf.Remote, false)
+			}
 		}
 	}
 	return n
