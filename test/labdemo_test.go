@@ -252,6 +252,46 @@ func TestNetnsLabScenarioPriorityBased(t *testing.T) {
 	checkLabGone(t, out)
 }
 
+// TestNetnsLabScenarioPolicy runs `atsss-lab scenario policy`: 20 paced
+// connections of an Active-Standby session (3GPP active) go over 3GPP; a
+// Load-Balancing 80/20 policy applied with atsssctl for the DN server's
+// flows splits them 80/20, and so does the same policy with a rate cap,
+// which roughly halves the bytes; once the policy is deleted 3GPP carries
+// them all again; every stream arrives intact, and the API shows the
+// policy in force on the session's MAR.
+func TestNetnsLabScenarioPolicy(t *testing.T) {
+	out, csv := runLabScenario(t, "policy")
+	mar, lb, capped, deleted := csv.mark("MAR active-standby"), csv.mark("policy: load-balancing 80/20"), csv.mark("policy: rate cap 2 Mbit/s"), csv.mark("policy deleted")
+	if lb <= mar+10 || capped <= lb+20 || deleted <= capped+20 || len(csv.rows) <= deleted+20 {
+		t.Fatalf("marks: MAR in row %d, policy in row %d, rate cap in row %d, deleted in row %d, %d rows", mar, lb, capped, deleted, len(csv.rows))
+	}
+	if s := csv.share3GPP(mar+5, lb); s < 0.95 {
+		t.Errorf("under the MAR (Active-Standby, 3GPP active) 3GPP carried %.1f %% of the bytes, want ≥ 95 %%", 100*s)
+	}
+	// From a second after each change: a policy reaches live connections
+	// within one (issue 5).
+	if s := csv.share3GPP(lb+10, capped); s < 0.73 || s > 0.87 {
+		t.Errorf("under the 80/20 policy 3GPP carried %.1f %% of the bytes, want 80 ± 7", 100*s)
+	}
+	if s := csv.share3GPP(capped+10, deleted); s < 0.73 || s > 0.87 {
+		t.Errorf("under the 80/20 policy with its rate cap 3GPP carried %.1f %% of the bytes, want 80 ± 7", 100*s)
+	}
+	// The cap holds each connection to half of what the DN sends it; the
+	// uplink, uncapped, is a twentieth of the downlink.
+	if free, held := csv.bytesPerRow(lb+10, capped), csv.bytesPerRow(capped+10, deleted); held > 0.7*free {
+		t.Errorf("rate cap: %.0f bytes per 100 ms, %.0f before it; want at most 70 %%", held, free)
+	}
+	if s := csv.share3GPP(deleted+10, len(csv.rows)); s < 0.95 {
+		t.Errorf("after the policy's deletion 3GPP carried %.1f %% of the bytes, want ≥ 95 %% (the MAR's Active-Standby)", 100*s)
+	}
+	for _, want := range []string{"policies/lab-dn created", "policy lab-dn", "policies/lab-dn configured", "policies/lab-dn deleted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q (atsssctl's answers; sessions get shows the policy as the MAR's source)", want)
+		}
+	}
+	checkLabGone(t, out)
+}
+
 // TestNetnsLabScenarioRedundant runs `atsss-lab scenario redundant`: it
 // says that nothing is duplicated (no redundant scheduler), both accesses
 // carry before the cut, non-3GPP alone while the primary (3GPP) is down,
@@ -342,6 +382,20 @@ func (c scenarioCSV) share3GPP(from, to int) float64 {
 		return 0
 	}
 	return b[0] / (b[0] + b[1])
+}
+
+// bytesPerRow is the mean of the bytes both accesses carried per row in
+// rows [from, to).
+func (c scenarioCSV) bytesPerRow(from, to int) float64 {
+	rows := c.rows[from:min(to, len(c.rows))]
+	var b float64
+	for _, r := range rows {
+		for _, name := range []string{"3gpp bytes", "non3gpp bytes"} {
+			n, _ := strconv.ParseFloat(r[c.col[name]], 64)
+			b += n
+		}
+	}
+	return b / float64(max(len(rows), 1))
 }
 
 func readCSV(t *testing.T, path string) [][]string {

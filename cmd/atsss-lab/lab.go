@@ -22,7 +22,7 @@ var rateFlagName = [2]string{atsss.Access3GPP: "rate-3gpp", atsss.AccessNon3GPP:
 
 func rateFlags(fs *flag.FlagSet) rates {
 	return rates{
-		atsss.Access3GPP:    fs.Float64(rateFlagName[atsss.Access3GPP], 100, "3GPP access rate each way, Mbit/s (0: unshaped; scenario priority-based: 20 unless given)"),
+		atsss.Access3GPP:    fs.Float64(rateFlagName[atsss.Access3GPP], 100, "3GPP access rate each way, Mbit/s (0: unshaped; scenario priority-based: 20, policy: 200 unless given)"),
 		atsss.AccessNon3GPP: fs.Float64(rateFlagName[atsss.AccessNon3GPP], 200, "non-3GPP access rate each way, Mbit/s (0: unshaped; scenario priority-based: 100 unless given)"),
 	}
 }
@@ -58,7 +58,7 @@ func start(ctx context.Context, out io.Writer, opts rig.Options, session session
 	if err := uesim.CheckKernel(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintln(out, "building atsssd and smfsim, then the lab (namespaces ue, upf, dn; 3GPP and non-3GPP access links)")
+	fmt.Fprintln(out, "building atsssd, smfsim and atsssctl, then the lab (namespaces ue, upf, dn; 3GPP and non-3GPP access links)")
 	r, err := rig.New(ctx, "", opts)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,7 @@
 // (smfsim) installing MA PDU sessions, and a lab UE.
 //
 //	atsss-lab demo [-size MiB] [-cut link-down|silent-drop] [-out file.svg]
-//	atsss-lab scenario [-size MiB] [-for d] [-out file.svg] active-standby|smallest-delay|load-balancing|priority-based|redundant
+//	atsss-lab scenario [-size MiB] [-for d] [-out file.svg] active-standby|smallest-delay|load-balancing|priority-based|redundant|policy
 //	atsss-lab up                 # the lab with atsssd and one session, until Ctrl-C
 //	atsss-lab list               # labs left in /run/netns
 //	atsss-lab down [lab-id ...]  # remove them (default: every atsss lab)
@@ -13,7 +13,9 @@
 // halfway through and restored, a per-access throughput line runs live,
 // and at the end it prints a summary and writes a throughput-over-time plot.
 // scenario does the same for one steering mode at a time, with atsssd
-// steering: a story told before, a live line, a summary, a plot.
+// steering: a story told before, a live line, a summary, a plot. Scenario
+// policy shows operator policies instead: applied to live connections and
+// deleted with atsssctl through atsssd's gRPC API.
 // It builds atsssd and smfsim from this module, so run it from the
 // repository: go run ./cmd/atsss-lab demo.
 package main
@@ -38,7 +40,10 @@ commands:
          cut the non-3GPP access halfway and restore it; print and plot it
   scenario <mode>
          show a steering mode with atsssd steering: active-standby,
-         smallest-delay, load-balancing, priority-based or redundant
+         smallest-delay, load-balancing, priority-based or redundant;
+         or policy: operator policies applied live with atsssctl through
+         atsssd's gRPC API (Load-Balancing 80/20 over an Active-Standby
+         session, a rate cap, then deleted)
   up     build the lab with atsssd and one MA PDU session; stay until Ctrl-C
   list   list the labs in /run/netns
   down   remove labs: the IDs given, or every lab named atsss-*

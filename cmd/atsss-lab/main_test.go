@@ -21,7 +21,7 @@ func TestRunRefuses(t *testing.T) {
 		{"zero size", []string{"demo", "-size", "0"}, "-size: must be at least 1 MiB"},
 		{"bad flag", []string{"up", "-rate-3gpp", "fast"}, "invalid value"},
 		{"not a lab id", []string{"down", "atsss"}, "not a lab ID"},
-		{"no mode", []string{"scenario"}, "name one mode: active-standby, load-balancing, priority-based, redundant, smallest-delay"},
+		{"no mode", []string{"scenario"}, "name one mode: active-standby, load-balancing, policy, priority-based, redundant, smallest-delay"},
 		{"unknown mode", []string{"scenario", "duplicate"}, `scenario "duplicate": want one of`},
 		{"two modes", []string{"scenario", "redundant", "load-balancing"}, "name one mode"},
 		{"no cut", []string{"scenario", "-for", "0s", "load-balancing"}, "-for: must be positive"},

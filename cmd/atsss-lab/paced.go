@@ -41,11 +41,13 @@ type pacedPlan struct {
 // phase is one step of a paced scenario. At its start it is marked on the
 // timeline and enter runs (it must not block for long: the live line waits
 // for it); it lasts length. The summary measures it from settle after its
-// start to its end, past what the change left in flight.
+// start to its end, past what the change left in flight. atSettle, if set,
+// runs at that time, as briefly as enter.
 type phase struct {
 	mark           string
 	length, settle time.Duration
 	enter          func(ctx context.Context, p *pacedRun) error
+	atSettle       func(ctx context.Context, p *pacedRun) error
 }
 
 // Seeds of the checked streams: every connection sends the same ones.
@@ -58,6 +60,7 @@ const (
 // the fields under mu are shared with the connections' goroutines.
 type pacedRun struct {
 	l        *running
+	say      func(string) // prints lines between the live lines
 	first    atsss.AccessType
 	up, down pace.Rate // each connection's, each way
 	// sending ends the senders; hard, later, breaks off what is stuck.
@@ -328,7 +331,9 @@ func (l *running) playPaced(ctx context.Context, out io.Writer, plan pacedPlan, 
 	defer stopSending()
 	hard, breakOff := context.WithCancel(ctx)
 	defer breakOff()
+	live := liveLine(out)
 	p := &pacedRun{l: l, first: plan.first, sending: sending, hard: hard}
+	p.say = func(s string) { live(""); fmt.Fprint(out, s) }
 	p.up.Set(plan.up)
 	p.down.Set(plan.down)
 	ln, err := l.rig.ListenDN(dnPort)
@@ -348,7 +353,6 @@ func (l *running) playPaced(ctx context.Context, out io.Writer, plan pacedPlan, 
 	go func() { samplerDone <- sampler.Run(sctx) }()
 	time.Sleep(2 * continuity.Interval) // the baseline first: a mark before it has no row
 
-	live := liveLine(out)
 	stats := make([]phaseStat, len(plan.phases))
 	phaseBase := func(fc *flowConn) *[2]uint64 { return &fc.live }
 	var played error
@@ -361,12 +365,16 @@ func (l *running) playPaced(ctx context.Context, out io.Writer, plan pacedPlan, 
 			break
 		}
 		var settled bool
+		var settleErr error
 		if err := every(ctx, continuity.Interval, ph.length, func(now time.Time) {
 			if !settled && now.After(stats[i].from) {
 				// Counted from here: what the phase's change left in flight
 				// is behind.
 				settled = true
 				p.sample(func(fc *flowConn) *[2]uint64 { return &phaseOf(fc, i).base })
+				if ph.atSettle != nil {
+					settleErr = ph.atSettle(ctx, p)
+				}
 			}
 			tl := sampler.Timeline()
 			b3, bn := tl.BytesBetween(continuity.Series3GPP, start, now), tl.BytesBetween(continuity.SeriesNon3GPP, start, now)
@@ -380,6 +388,10 @@ func (l *running) playPaced(ctx context.Context, out io.Writer, plan pacedPlan, 
 			live(line)
 		}); err != nil {
 			played = err
+			break
+		}
+		if settleErr != nil {
+			played = fmt.Errorf("%s: %w", ph.mark, settleErr)
 			break
 		}
 		stats[i].to = time.Now()

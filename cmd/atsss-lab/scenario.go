@@ -32,6 +32,7 @@ type scenario struct {
 	emulate   [2]linkemu.Profile // per access; zero: none
 	pmf       bool               // the mode steers by PMF RTT
 	pfcpATSSS map[string]any     // pfcp.atsss settings the mode needs (rig.Options.ATSSS)
+	api       bool               // atsssd serves its gRPC API (rig.Options.API): the scenario runs atsssctl
 	cut       atsss.AccessType
 	story     string
 	// paced, if set, makes this a paced scenario: its plan, given how long
@@ -61,6 +62,21 @@ var scenarios = map[string]scenario{
 			"when it returns and the UE rejoins, the connections pinned to 3GPP go back to it",
 			lbConns, lbGap, lbUp, lbDown, lbConns*70/100, lbConns-lbConns*70/100),
 		paced: loadBalancing,
+	},
+	// Not a mode of the SMF's MAR: operator policies overriding it.
+	// The session's PDRs detect the DN server's flows by the SDF filter
+	// that the policy matches: the API then shows the policy in force on
+	// their MAR (a policy for a flow filter shows on the PDRs with the
+	// same filter; it steers the flows it matches either way).
+	"policy": {
+		session: sessionSpec{rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby", SDF: polFlow}, "MPTCP Active-Standby, 3GPP active, PDRs for " + polFlow},
+		// Room on 3GPP for what the rate cap held back to drain quickly
+		// once the policy is gone: at 100 Mbit/s it took seconds, with
+		// 3GPP saturated and the kernel re-sending some over the backup.
+		rates: &[2]lab.Rate{atsss.Access3GPP: {UpMbit: 200, DownMbit: 200}, atsss.AccessNon3GPP: {UpMbit: 200, DownMbit: 200}},
+		api:   true,
+		story: polStory,
+		paced: operatorPolicy,
 	},
 	"priority-based": {
 		session: sessionSpec{rig.SessionSpec{Mode: "priority-based", Priorities: "high/low"}, "MPTCP Priority-based, 3GPP high, non-3GPP low"},
@@ -198,6 +214,7 @@ func runScenario(ctx context.Context, args []string, out io.Writer) (err error) 
 	}
 	opts.Lab.Emulate = sc.emulate
 	opts.ATSSS = sc.pfcpATSSS
+	opts.API = sc.api
 	if sc.pmf {
 		opts.PMF = map[string]any{"echo_interval": "100ms", "rtt_gain": 0.25}
 	}
