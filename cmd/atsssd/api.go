@@ -70,7 +70,7 @@ func (c apiConfig) validate() error {
 		return nil
 	}
 	var errs []error
-	tlsOn := c.TLS.CertFile != "" || c.TLS.KeyFile != ""
+	tlsOn := c.TLS.CertFile != "" || c.TLS.KeyFile != "" || c.TLS.ClientCAFile != ""
 	switch {
 	case c.Plaintext && tlsOn:
 		errs = append(errs, errors.New("api.plaintext: set together with api.tls; choose one"))
@@ -139,7 +139,9 @@ func startAPI(c apiConfig, d apiDeps) (*server.Server, net.Listener, func(), err
 	}
 	var opts []grpc.ServerOption
 	if c.Plaintext {
-		auth.Open = len(auth.Tokens) == 0
+		// Open only when no tokens file is configured at all: a file that
+		// readTokens accepted holds at least one token.
+		auth.Open = c.TokensFile == ""
 		if auth.Open {
 			d.log.Warn("api: plaintext on loopback without tokens: every local caller is an operator", "listen", c.Listen.String())
 		}
@@ -240,6 +242,10 @@ func readTokens(path string) (map[string]server.Role, error) {
 			}
 			out[t] = role
 		}
+	}
+	if len(out) == 0 {
+		// An empty file must not leave the API open on loopback.
+		return nil, fmt.Errorf("api.tokens_file %s: no token", path)
 	}
 	return out, nil
 }

@@ -49,6 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		{"API plaintext off loopback", baseYAML + "api: {listen: 192.0.2.1:7788, plaintext: true}\n", "api.plaintext"},
 		{"API TLS without key", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem}}\n", "api.tls"},
 		{"API TLS without credential", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem, key_file: k.pem}}\n", "api: needs a credential"},
+		{"API plaintext and client CA", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, tls: {client_ca_file: ca.pem}}\n", "api.plaintext"},
 		{"API plaintext and TLS", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, tls: {cert_file: c.pem, key_file: k.pem}}\n", "api.plaintext"},
 		{"API cert roles without CA", baseYAML + "api: {listen: 192.0.2.1:7788, tokens_file: t, tls: {cert_file: c.pem, key_file: k.pem}, client_cert_roles: {ops: operator}}\n", "api.client_cert_roles"},
 		{"API unknown role", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem}, client_cert_roles: {ops: admin}}\n", "api.client_cert_roles[ops]"},
@@ -109,6 +110,7 @@ func TestReadTokens(t *testing.T) {
 		{"unknown role", "admin: [aaaaaaaaaaaaaaaa]\n", "unknown role"},
 		{"short", "viewer: [short]\n", "viewer[0]: shorter than 16"},
 		{"two roles", "viewer: [xxxxxxxxxxxxxxxx]\noperator: [xxxxxxxxxxxxxxxx]\n", "two roles"},
+		{"no token", "viewer: []\n", "no token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
