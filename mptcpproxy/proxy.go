@@ -41,7 +41,11 @@ type Proxy struct {
 	steer   *steerer  // nil unless cfg.Steering
 	onLink  func(a atsss.AccessType, up bool)
 	carried carriedBySession // what closed connections carried, per session
+	ready   chan struct{}    // closed by Run once the listeners accept
 }
+
+// Ready is closed once Run has the session table and its listeners accept.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // New validates cfg and builds a proxy that admits the sessions of store.
 func New(cfg Config, store *atsss.Store, opts Options) (*Proxy, error) {
@@ -66,6 +70,7 @@ func New(cfg Config, store *atsss.Store, opts Options) (*Proxy, error) {
 		conns:   newRegistry(),
 		denied:  deniedPrefixes(cfg),
 		onLink:  opts.AccessLinkChanged,
+		ready:   make(chan struct{}),
 	}
 	p.bufs.New = func() any {
 		b := make([]byte, cfg.Relay.BufferSize)
@@ -131,6 +136,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		context.AfterFunc(ctx, func() { ln.Close() })
 		g.Go(func() error { return p.accept(ctx, ln) })
 	}
+	close(p.ready)
 	g.Go(func() error { return p.scanConns(ctx) })
 	err := g.Wait()
 	for _, c := range p.conns.all() {

@@ -273,12 +273,12 @@ func serverTLS(c apiConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
-// serveAPI runs srv until ctx ends; ready is closed when the rest of the
-// daemon is up, and health turns SERVING once the policies are in force
-// too.
-func serveAPI(ctx context.Context, srv *server.Server, lis net.Listener, ready <-chan struct{}, log *slog.Logger) error {
+// serveAPI runs srv until ctx ends. Health turns SERVING once every ready
+// channel (the data planes' and N4's) is closed and the policies are in
+// force.
+func serveAPI(ctx context.Context, srv *server.Server, lis net.Listener, ready []<-chan struct{}, log *slog.Logger) error {
 	go func() {
-		for _, c := range []<-chan struct{}{ready, srv.Synced()} {
+		for _, c := range append(ready, srv.Synced()) {
 			select {
 			case <-ctx.Done():
 				return

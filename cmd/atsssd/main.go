@@ -116,8 +116,15 @@ func run(configPath, logLevel string) error {
 	if cfg.MetricsListen.IsValid() {
 		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsListen.String(), reg, store, proxy, fwd, log) })
 	}
-	ready := make(chan struct{})
 	if cfg.API.Listen.IsValid() {
+		// Health turns SERVING once N4 listens and the data planes run.
+		ready := []<-chan struct{}{n4.Ready()}
+		if proxy != nil {
+			ready = append(ready, proxy.Ready())
+		}
+		if fwd != nil {
+			ready = append(ready, fwd.Ready())
+		}
 		deps := apiDeps{sessions: store, db: db, policies: policies, log: log}
 		if proxy != nil {
 			deps.access = proxy
@@ -130,7 +137,6 @@ func run(configPath, logLevel string) error {
 		g.Go(func() error { return srv.SyncPolicies(ctx) })
 		g.Go(func() error { return serveAPI(ctx, srv, lis, ready, log) })
 	}
-	close(ready)
 	log.Info("atsssd started", "config", configPath, "sessions", store.Len(), "store", cfg.StorePath)
 	err = g.Wait()
 	log.Info("atsssd stopped", "err", err)
