@@ -36,39 +36,19 @@ type EffectiveSteering struct {
 }
 
 // Effective returns the steering of each MAR of s under the policies set,
-// as SessionService shows it: a MAR takes the first policy that matches
-// one of its PDRs as a whole (PolicySet.ForRule). Per-flow policies whose
-// filter no PDR carries steer individual flows only, so they do not show
-// here.
+// as SessionService shows it: a MAR takes the first policy (in the set's
+// order) that matches one of its PDRs as a whole (PolicySet.ForMAR).
+// Per-flow policies whose filter no PDR carries steer individual flows
+// only, so they do not show here.
 func Effective(s *Session, set *PolicySet) []EffectiveSteering {
 	out := make([]EffectiveSteering, len(s.MARs))
 	for i := range s.MARs {
 		mar := &s.MARs[i]
 		out[i].MAR = *mar
-		var best *Policy
-		for j := range s.PDRs {
-			pdr := &s.PDRs[j]
-			if !pdr.MARID.Set || pdr.MARID.Value != mar.ID {
-				continue
-			}
-			p := set.ForRule(s, pdr, mar)
-			if p != nil && (best == nil || policyBefore(p, best)) {
-				best = p
-			}
+		if p := set.ForMAR(s, mar); p != nil {
+			steered, err := p.SteerMAR(s, *mar)
+			out[i] = EffectiveSteering{MAR: steered, Policy: p, Err: err}
 		}
-		if best == nil {
-			continue
-		}
-		steered, err := best.SteerMAR(s, *mar)
-		out[i] = EffectiveSteering{MAR: steered, Policy: best, Err: err}
 	}
 	return out
-}
-
-// policyBefore reports whether a applies before b: the PolicySet order.
-func policyBefore(a, b *Policy) bool {
-	if a.Precedence != b.Precedence {
-		return a.Precedence < b.Precedence
-	}
-	return a.Name < b.Name
 }

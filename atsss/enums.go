@@ -33,6 +33,9 @@ func (a AccessType) String() string {
 // Valid reports whether a is one of the two defined accesses.
 func (a AccessType) Valid() bool { return a <= AccessNon3GPP }
 
+// Other returns the other access of the two.
+func (a AccessType) Other() AccessType { return a ^ 1 }
+
 // SteeringFunctionality says how a MAR's traffic is carried over the two
 // accesses (TS 29.244 §8.2.124).
 type SteeringFunctionality uint8

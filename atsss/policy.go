@@ -205,12 +205,19 @@ func (s *PolicySet) ForFlow(sess *Session, mar *MAR, f FlowInfo) *Policy {
 	return nil
 }
 
-// ForRule returns the policy that steers the traffic of PDR pdr (under MAR
-// mar) as a whole, or nil. See PolicyMatch.RuleMatches.
-func (s *PolicySet) ForRule(sess *Session, pdr *PDR, mar *MAR) *Policy {
+// ForMAR returns the policy that steers the traffic of MAR mar as a whole:
+// the first that applies to it and matches one of the PDRs that use it
+// (PolicyMatch.RuleMatches), or nil.
+func (s *PolicySet) ForMAR(sess *Session, mar *MAR) *Policy {
 	for _, p := range s.policies {
-		if p.Applies(mar) && p.Match.RuleMatches(sess, pdr) {
-			return p
+		if !p.Applies(mar) {
+			continue
+		}
+		for j := range sess.PDRs {
+			pdr := &sess.PDRs[j]
+			if pdr.MARID.Set && pdr.MARID.Value == mar.ID && p.Match.RuleMatches(sess, pdr) {
+				return p
+			}
 		}
 	}
 	return nil

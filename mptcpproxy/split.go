@@ -45,7 +45,7 @@ func splits(d steering.Decision) bool {
 // pinned is d for a connection pinned to access a: the other access's
 // subflow becomes a backup, used only if a's fails.
 func pinned(d steering.Decision, a atsss.AccessType) steering.Decision {
-	other := 1 - a
+	other := a.Other()
 	d.Role[other] = steering.RoleBackup
 	d.Share[a], d.Share[other] = 100, 0
 	return d

@@ -31,21 +31,21 @@ func smallestDelay(r *Rule, s *State, up [2]bool, now time.Time) Decision {
 	if !m.delaySet {
 		cur := firstPresent(r.present)
 		switch {
-		case known && rtt[other(cur)] < rtt[cur]:
-			cur = other(cur)
-		case !known && rtt[cur] <= 0 && rtt[other(cur)] > 0:
-			cur = other(cur)
+		case known && rtt[cur.Other()] < rtt[cur]:
+			cur = cur.Other()
+		case !known && rtt[cur] <= 0 && rtt[cur.Other()] > 0:
+			cur = cur.Other()
 		}
 		m.delayCur, m.delaySet, m.delaySince = cur, true, time.Time{}
 		return single(cur, why)
 	}
 	cur := m.delayCur
-	if known && rtt[cur]-rtt[other(cur)] >= delayMargin(rtt[cur]) {
+	if known && rtt[cur]-rtt[cur.Other()] >= delayMargin(rtt[cur]) {
 		if m.delaySince.IsZero() || now.Before(m.delaySince) {
 			m.delaySince = now
 		}
 		if now.Sub(m.delaySince) >= DelayHold {
-			cur = other(cur)
+			cur = cur.Other()
 			m.delayCur, m.delaySince = cur, time.Time{}
 		}
 	} else {

@@ -15,7 +15,7 @@ func activeStandby(r *Rule, up [2]bool) Decision {
 		return single(act, ReasonActive)
 	case r.fallback:
 		// Decide handles both accesses down, so the Standby is up.
-		return single(other(act), ReasonStandby)
+		return single(act.Other(), ReasonStandby)
 	}
 	return Decision{Primary: act, Reason: ReasonNoStandby}
 }
@@ -26,7 +26,7 @@ func activeStandby(r *Rule, up [2]bool) Decision {
 // TS 23.501 §5.32.8 (thresholds Rel-17). Overflow is held for OverflowHold.
 func priorityBased(r *Rule, s *State, up [2]bool, now time.Time) Decision {
 	hi := r.first
-	lo := other(hi)
+	lo := hi.Other()
 	m := &s.mem
 	if !up[hi] || !up[lo] {
 		m.overflow, m.overflowClear, m.overflowWhy = false, time.Time{}, ReasonNone
@@ -68,7 +68,7 @@ func priorityBased(r *Rule, s *State, up [2]bool, now time.Time) Decision {
 // Primary (our choice: the notes name no rule for it).
 func redundant(r *Rule, s *State, up [2]bool) Decision {
 	pr := r.first
-	sc := other(pr)
+	sc := pr.Other()
 	switch {
 	case !up[pr]:
 		return single(sc, ReasonOnlyAvailable)

@@ -76,7 +76,7 @@ func checkInvariants(t testing.TB, m atsss.MAR, s State, d Decision) {
 	}
 	switch m.Mode {
 	case atsss.ModeActiveStandby:
-		if active >= 0 && up[active] && (d.Share[active] != 100 || d.Share[other(atsss.AccessType(active))] != 0) {
+		if active >= 0 && up[active] && (d.Share[active] != 100 || d.Share[atsss.AccessType(active).Other()] != 0) {
 			fail("does not send everything on the active access while it is up")
 		}
 		if active >= 0 && !up[active] && standby >= 0 && up[standby] && d.Share[standby] != 100 {
@@ -118,7 +118,7 @@ func checkDelayHysteresis(t testing.TB, m atsss.MAR, prev, d Decision, prevBoth 
 	if m.Mode != atsss.ModeSmallestDelay || !prevBoth || !both || d.Primary == prev.Primary {
 		return
 	}
-	cur, o := prev.Primary, other(prev.Primary)
+	cur, o := prev.Primary, prev.Primary.Other()
 	rc, ro := s.Paths[cur].RTT, s.Paths[o].RTT
 	if rc <= 0 || ro <= 0 || rc-ro < delayMargin(rc) {
 		t.Errorf("smallest delay moved %v -> %v on RTT %v vs %v, within the margin %v", cur, o, rc, ro, delayMargin(rc))
@@ -412,7 +412,7 @@ func TestSmallestDelayHysteresisProperty(t *testing.T) {
 			// the margin.
 			lo := rc - delayMargin(rc) + 1
 			ro := lo + time.Duration(rng.Int64N(int64(400*ms)))
-			s.Paths[cur].RTT, s.Paths[other(cur)].RTT = rc, max(ro, 1)
+			s.Paths[cur].RTT, s.Paths[cur.Other()].RTT = rc, max(ro, 1)
 			if d := Decide(&r, &s, now); d != first {
 				t.Fatalf("decision moved from %v to %v on RTT %v vs %v (margin %v)", first, d, rc, ro, delayMargin(rc))
 			}

@@ -163,7 +163,7 @@ func (r *Rule) setActiveStandby(prio [2]atsss.Priority, set [2]bool) error {
 		return fmt.Errorf("active-standby needs an active access")
 	}
 	r.first = atsss.AccessType(active)
-	o := other(r.first)
+	o := r.first.Other()
 	r.fallback = r.present[o] && prio[o] == atsss.PriorityStandby
 	return nil
 }
@@ -196,8 +196,8 @@ func (r *Rule) setFirst(prio [2]atsss.Priority, set [2]bool, hi, lo atsss.Priori
 		return fmt.Errorf("both accesses are %v", hi)
 	case count[1] > 1:
 		return fmt.Errorf("both accesses are %v", lo)
-	case count[0] == 0 && count[1] == 1 && r.present[other(low)]:
-		r.first = other(low)
+	case count[0] == 0 && count[1] == 1 && r.present[low.Other()]:
+		r.first = low.Other()
 	}
 	return nil
 }
@@ -208,8 +208,6 @@ func firstPresent(present [2]bool) atsss.AccessType {
 	}
 	return atsss.AccessNon3GPP
 }
-
-func other(a atsss.AccessType) atsss.AccessType { return a ^ 1 }
 
 func legField(a atsss.AccessType, field string) string {
 	return fmt.Sprintf("legs[%v].%s", a, field)

@@ -23,26 +23,26 @@ type pathHub struct {
 	store    *atsss.Store
 	access   atsss.AccessReporter
 	interval time.Duration
+	events   *fanout[*atsssv1.PathEvent]
 
-	mu   sync.Mutex
-	subs map[chan *atsssv1.PathEvent]struct{}
+	mu   sync.Mutex    // guards stop, and publishing against a poller's stop
 	stop chan struct{} // closes the poller; nil while it is not running
 }
 
 func newPathHub(store *atsss.Store, access atsss.AccessReporter, interval time.Duration) *pathHub {
-	return &pathHub{store: store, access: access, interval: interval, subs: map[chan *atsssv1.PathEvent]struct{}{}}
+	return &pathHub{store: store, access: access, interval: interval, events: newFanout[*atsssv1.PathEvent](pathBuffer)}
 }
 
 // subscribe returns a channel of path events, closed if the subscriber
-// falls behind, and a function that ends the subscription.
+// falls behind, and a function that ends the subscription. The first
+// subscriber starts the poller, the last one stops it.
 func (h *pathHub) subscribe() (<-chan *atsssv1.PathEvent, func()) {
-	c := make(chan *atsssv1.PathEvent, pathBuffer)
+	if h.access == nil {
+		return make(chan *atsssv1.PathEvent), func() {}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.access == nil {
-		return c, func() {}
-	}
-	h.subs[c] = struct{}{}
+	c, unsubscribe := h.events.subscribe()
 	if h.stop == nil {
 		h.stop = make(chan struct{})
 		// The first states are read now, not at the first tick: a change
@@ -54,11 +54,7 @@ func (h *pathHub) subscribe() (<-chan *atsssv1.PathEvent, func()) {
 	return c, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if _, ok := h.subs[c]; ok {
-			delete(h.subs, c)
-			close(c)
-		}
-		if len(h.subs) == 0 && h.stop != nil {
+		if unsubscribe() == 0 && h.stop != nil {
 			close(h.stop)
 			h.stop = nil
 		}
@@ -71,7 +67,7 @@ type pathState struct {
 	changed time.Time // when Available last changed
 }
 
-func (h *pathHub) poll(stop <-chan struct{}, last map[atsss.SEID][2]pathState) {
+func (h *pathHub) poll(stop chan struct{}, last map[atsss.SEID][2]pathState) {
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
 	for {
@@ -82,9 +78,7 @@ func (h *pathHub) poll(stop <-chan struct{}, last map[atsss.SEID][2]pathState) {
 		}
 		var events []*atsssv1.PathEvent
 		last, events = h.sweep(last)
-		if len(events) > 0 {
-			h.publish(events)
-		}
+		h.publish(stop, events)
 	}
 }
 
@@ -147,22 +141,12 @@ func pathEvent(sess *atsss.Session, a atsss.AccessType, typ atsssv1.PathEventTyp
 	return &atsssv1.PathEvent{Seid: uint64(sess.LocalSEID), Type: typ, State: st}
 }
 
-// publish hands events to every subscriber without blocking: one that has
-// no room is dropped (its channel closed), so a slow watcher never holds up
-// the others.
-func (h *pathHub) publish(events []*atsssv1.PathEvent) {
+// publish hands events to the subscribers, unless the poller that swept
+// them was stopped meanwhile: its baseline is not a new subscriber's.
+func (h *pathHub) publish(stop chan struct{}, events []*atsssv1.PathEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for c := range h.subs {
-		for _, ev := range events {
-			select {
-			case c <- ev:
-				continue
-			default:
-			}
-			delete(h.subs, c)
-			close(c)
-			break
-		}
+	if h.stop == stop && len(events) > 0 {
+		h.events.publish(events...)
 	}
 }

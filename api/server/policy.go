@@ -114,9 +114,9 @@ func toSteering(m *atsssv1.SteeringMode, field string) (*atsss.PolicySteering, e
 			return nil, err
 		}
 		d.Priority[active] = prio(atsss.PriorityActive)
-		d.Priority[other(active)] = prio(atsss.PriorityNoStandby)
+		d.Priority[active.Other()] = prio(atsss.PriorityNoStandby)
 		if m.GetStandby() != atsssv1.AccessType_ACCESS_TYPE_UNSPECIFIED {
-			d.Priority[other(active)] = prio(atsss.PriorityStandby)
+			d.Priority[active.Other()] = prio(atsss.PriorityStandby)
 		}
 	case atsssv1.SteeringModeValue_STEERING_MODE_VALUE_LOAD_BALANCING:
 		d.Mode = atsss.ModeLoadBalancing
@@ -141,7 +141,7 @@ func toSteering(m *atsssv1.SteeringMode, field string) (*atsss.PolicySteering, e
 			return nil, err
 		}
 		d.Priority[high] = prio(atsss.PriorityHigh)
-		d.Priority[other(high)] = prio(atsss.PriorityLow)
+		d.Priority[high.Other()] = prio(atsss.PriorityLow)
 	default:
 		return nil, fieldErr(field+".steer_mode_value", "%v cannot be set by a policy", m.GetSteerModeValue())
 	}
@@ -166,7 +166,7 @@ func toSteering(m *atsssv1.SteeringMode, field string) (*atsss.PolicySteering, e
 func pathSteering(p atsssv1.PathPreference) (*atsss.PolicySteering, error) {
 	activeStandby := func(active atsss.AccessType, standby atsss.Priority) *atsss.PolicySteering {
 		d := &atsss.PolicySteering{Mode: atsss.ModeActiveStandby}
-		d.Priority[active], d.Priority[other(active)] = prio(atsss.PriorityActive), prio(standby)
+		d.Priority[active], d.Priority[active.Other()] = prio(atsss.PriorityActive), prio(standby)
 		return d
 	}
 	switch p {
@@ -208,5 +208,3 @@ func fromAccess(a atsss.AccessType) atsssv1.AccessType {
 func prio(p atsss.Priority) atsss.OptionalPriority {
 	return atsss.OptionalPriority{Value: p, Set: true}
 }
-
-func other(a atsss.AccessType) atsss.AccessType { return 1 - a }

@@ -52,7 +52,7 @@ type Server struct {
 	paths  *pathHub
 	// steered tells WatchSessions streams which sessions a policy change
 	// re-steered.
-	steered *steerHub
+	steered *fanout[[]atsss.SEID]
 
 	mu      sync.RWMutex
 	stored  map[string]*atsssv1.Policy // the store's policies as last synced
@@ -90,7 +90,7 @@ func New(cfg Config, opts ...grpc.ServerOption) (*Server, error) {
 		syncedC: make(chan struct{}),
 	}
 	s.paths = newPathHub(cfg.Sessions, cfg.Access, cfg.PathPollInterval)
-	s.steered = newSteerHub()
+	s.steered = newFanout[[]atsss.SEID](steeredBuffer)
 	// NOT_SERVING until the daemon says start-up is complete.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	for _, svc := range []string{atsssv1.SessionService_ServiceDesc.ServiceName, atsssv1.PolicyService_ServiceDesc.ServiceName} {
@@ -200,8 +200,10 @@ func (s *Server) applyStored(snapshot []*atsssv1.Policy, ev *policystore.Event) 
 	}
 	// After Set: a watch that subscribes from now on shows the new set
 	// anyway.
-	if s.steered.active() {
-		s.steered.publish(steeringChanged(s.cfg.Sessions.Sessions(), old, set))
+	if s.steered.len() > 0 {
+		if ids := steeringChanged(s.cfg.Sessions.Sessions(), old, set); len(ids) > 0 {
+			s.steered.publish(ids)
+		}
 	}
 }
 

@@ -53,6 +53,10 @@ func (ss *sessionService) ListSessions(ctx context.Context, req *atsssv1.ListSes
 	}
 	all := ss.s.cfg.Sessions.Sessions()
 	slices.SortFunc(all, func(a, b *atsss.Session) int { return cmp.Compare(a.LocalSEID, b.LocalSEID) })
+	// One view of the policies for the whole page; only the sessions on
+	// it are converted (that reads the data plane's state).
+	set, stored := ss.s.inForce()
+	mode := req.GetSteeringMode()
 	resp := &atsssv1.ListSessionsResponse{}
 	for _, sess := range all {
 		if uint64(sess.LocalSEID) <= after && after != 0 {
@@ -64,9 +68,8 @@ func (ss *sessionService) ListSessions(ctx context.Context, req *atsssv1.ListSes
 		if ue.IsValid() && !slices.Contains(sess.UEAddrs(), ue) {
 			continue
 		}
-		out := ss.show(sess)
-		if m := req.GetSteeringMode(); m != atsssv1.SteeringModeValue_STEERING_MODE_VALUE_UNSPECIFIED &&
-			!slices.ContainsFunc(out.GetMars(), func(r *atsssv1.MultiAccessRule) bool { return r.GetEffectiveSteeringDl().GetSteerModeValue() == m }) {
+		if mode != atsssv1.SteeringModeValue_STEERING_MODE_VALUE_UNSPECIFIED &&
+			!slices.ContainsFunc(atsss.Effective(sess, set), func(e atsss.EffectiveSteering) bool { return fromMode(&e.MAR).GetSteerModeValue() == mode }) {
 			continue
 		}
 		if len(resp.Sessions) == size {
@@ -75,7 +78,7 @@ func (ss *sessionService) ListSessions(ctx context.Context, req *atsssv1.ListSes
 			resp.NextPageToken = encodePageToken(string(b[:]))
 			break
 		}
-		resp.Sessions = append(resp.Sessions, out)
+		resp.Sessions = append(resp.Sessions, fromSession(sess, set, stored, ss.s.cfg.Access))
 	}
 	return resp, nil
 }

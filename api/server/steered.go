@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/openatsss/atsss/atsss"
 )
@@ -13,63 +12,12 @@ import (
 // pending before it is dropped.
 const steeredBuffer = 64
 
-// steerHub tells every WatchSessions stream which sessions a policy change
-// re-steered, so that each sends them as MODIFIED (session.proto: "rules
-// or effective steering changed (N4 modification or policy change)"). The
-// server works out the sessions once per change, not once per stream:
-// that costs a recomputation of every session's steering in force.
-type steerHub struct {
-	mu   sync.Mutex // guards subs
-	subs map[chan []atsss.SEID]struct{}
-}
-
-func newSteerHub() *steerHub {
-	return &steerHub{subs: map[chan []atsss.SEID]struct{}{}}
-}
-
-// subscribe returns a channel of the SEIDs each policy change re-steered,
-// closed if the subscriber falls behind, and a function that ends the
-// subscription.
-func (h *steerHub) subscribe() (<-chan []atsss.SEID, func()) {
-	c := make(chan []atsss.SEID, steeredBuffer)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.subs[c] = struct{}{}
-	return c, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, ok := h.subs[c]; ok {
-			delete(h.subs, c)
-			close(c)
-		}
-	}
-}
-
-// active reports whether anyone subscribes: without, a change is not
-// worth working out.
-func (h *steerHub) active() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs) > 0
-}
-
-// publish hands ids to every subscriber without blocking; one that has no
-// room is dropped (its channel closed).
-func (h *steerHub) publish(ids []atsss.SEID) {
-	if len(ids) == 0 {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for c := range h.subs {
-		select {
-		case c <- ids:
-		default:
-			delete(h.subs, c)
-			close(c)
-		}
-	}
-}
+// The server tells every WatchSessions stream which sessions a policy
+// change re-steered (a fanout of SEID lists), so that each sends them as
+// MODIFIED (session.proto: "rules or effective steering changed (N4
+// modification or policy change)"). It works out the sessions once per
+// change, not once per stream: that costs a recomputation of every
+// session's steering in force.
 
 // steeringChanged returns, in SEID order, the sessions whose steering in
 // force (the policy, its revision, or why it could not apply, per MAR)
