@@ -62,7 +62,57 @@ type policyStoreConfig struct {
 		Endpoints   []string      `yaml:"endpoints"`
 		Prefix      string        `yaml:"prefix"`       // default /atsss/policies/
 		DialTimeout time.Duration `yaml:"dial_timeout"` // default 5s
+		// TLS to etcd: CAFile verifies the servers; CertFile and KeyFile
+		// are this client's certificate, for etcd's client-cert auth.
+		TLS struct {
+			CAFile   string `yaml:"ca_file"`
+			CertFile string `yaml:"cert_file"`
+			KeyFile  string `yaml:"key_file"`
+		} `yaml:"tls"`
+		// Username and PasswordFile log in to etcd's own auth; the
+		// password stays out of the config.
+		Username     string `yaml:"username"`
+		PasswordFile string `yaml:"password_file"`
 	} `yaml:"etcd"`
+}
+
+// etcdClientConfig is the etcd client's configuration from c.
+func (c policyStoreConfig) etcdClientConfig() (clientv3.Config, error) {
+	e := c.Etcd
+	cc := clientv3.Config{Endpoints: e.Endpoints, DialTimeout: e.DialTimeout, Logger: zap.NewNop(), Username: e.Username}
+	if cc.DialTimeout == 0 {
+		cc.DialTimeout = 5 * time.Second
+	}
+	if e.PasswordFile != "" {
+		b, err := os.ReadFile(e.PasswordFile)
+		if err != nil {
+			return cc, fmt.Errorf("api.policy_store.etcd.password_file: %w", err)
+		}
+		cc.Password = strings.TrimSpace(string(b))
+	}
+	if e.TLS.CAFile == "" && e.TLS.CertFile == "" {
+		return cc, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if e.TLS.CAFile != "" {
+		pem, err := os.ReadFile(e.TLS.CAFile)
+		if err != nil {
+			return cc, fmt.Errorf("api.policy_store.etcd.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return cc, fmt.Errorf("api.policy_store.etcd.tls.ca_file %s: no PEM certificate", e.TLS.CAFile)
+		}
+	}
+	if e.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(e.TLS.CertFile, e.TLS.KeyFile)
+		if err != nil {
+			return cc, fmt.Errorf("api.policy_store.etcd.tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	cc.TLS = tc
+	return cc, nil
 }
 
 func (c apiConfig) validate() error {
@@ -92,8 +142,15 @@ func (c apiConfig) validate() error {
 	switch c.PolicyStore.Backend {
 	case "", "bolt":
 	case "etcd":
-		if len(c.PolicyStore.Etcd.Endpoints) == 0 {
+		e := c.PolicyStore.Etcd
+		if len(e.Endpoints) == 0 {
 			errs = append(errs, errors.New("api.policy_store.etcd.endpoints: required with backend etcd"))
+		}
+		if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+			errs = append(errs, errors.New("api.policy_store.etcd.tls: cert_file and key_file go together"))
+		}
+		if (e.Username == "") != (e.PasswordFile == "") {
+			errs = append(errs, errors.New("api.policy_store.etcd: username and password_file go together"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("api.policy_store.backend: want bolt or etcd, got %q", c.PolicyStore.Backend))
@@ -168,11 +225,11 @@ func startAPI(c apiConfig, d apiDeps) (*server.Server, net.Listener, func(), err
 
 func openPolicyStore(c policyStoreConfig, db *bolt.DB, log *slog.Logger) (policystore.Store, func(), error) {
 	if c.Backend == "etcd" {
-		timeout := c.Etcd.DialTimeout
-		if timeout == 0 {
-			timeout = 5 * time.Second
+		cc, err := c.etcdClientConfig()
+		if err != nil {
+			return nil, nil, err
 		}
-		cli, err := clientv3.New(clientv3.Config{Endpoints: c.Etcd.Endpoints, DialTimeout: timeout, Logger: zap.NewNop()})
+		cli, err := clientv3.New(cc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("api.policy_store.etcd: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openatsss/atsss/api/apitest"
 	"github.com/openatsss/atsss/api/server"
 )
 
@@ -54,6 +55,8 @@ func TestLoadConfig(t *testing.T) {
 		{"API cert roles without CA", baseYAML + "api: {listen: 192.0.2.1:7788, tokens_file: t, tls: {cert_file: c.pem, key_file: k.pem}, client_cert_roles: {ops: operator}}\n", "api.client_cert_roles"},
 		{"API unknown role", baseYAML + "api: {listen: 192.0.2.1:7788, tls: {cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem}, client_cert_roles: {ops: admin}}\n", "api.client_cert_roles[ops]"},
 		{"API etcd without endpoints", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: etcd}}\n", "api.policy_store.etcd.endpoints"},
+		{"API etcd cert without key", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: etcd, etcd: {endpoints: [https://192.0.2.1:2379], tls: {cert_file: c.pem}}}}\n", "api.policy_store.etcd.tls"},
+		{"API etcd user without password", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: etcd, etcd: {endpoints: [https://192.0.2.1:2379], username: atsss}}}\n", "username and password_file"},
 		{"API unknown backend", baseYAML + "api: {listen: 127.0.0.1:7788, plaintext: true, policy_store: {backend: redis}}\n", "api.policy_store.backend"},
 		{"redundant without steering", "pfcp:\n  node_id: x\n  listen: [127.0.0.1:8805]\n  allowed_peers: [127.0.0.0/8]\n" +
 			"  atsss:\n    redundant_mptcp: true\n", "pfcp.atsss.redundant_mptcp"},
@@ -132,5 +135,31 @@ func TestReadTokens(t *testing.T) {
 				t.Errorf("readTokens = %v", got)
 			}
 		})
+	}
+}
+
+// TestEtcdClientConfig: the etcd client gets the CA, the client
+// certificate and the password from their files, trimmed.
+func TestEtcdClientConfig(t *testing.T) {
+	pki := apitest.NewPKI(t)
+	client := pki.Client(t, "atsssd")
+	pw := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c policyStoreConfig
+	c.Etcd.Endpoints = []string{"https://192.0.2.1:2379"}
+	c.Etcd.TLS.CAFile, c.Etcd.TLS.CertFile, c.Etcd.TLS.KeyFile = pki.CAFile, client.CertFile, client.KeyFile
+	c.Etcd.Username, c.Etcd.PasswordFile = "atsss", pw
+	cc, err := c.etcdClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.TLS == nil || cc.TLS.RootCAs == nil || len(cc.TLS.Certificates) != 1 || cc.Username != "atsss" || cc.Password != "s3cret" || cc.DialTimeout != 5*time.Second {
+		t.Errorf("etcd client config %+v", cc)
+	}
+	c.Etcd.TLS.CAFile = filepath.Join(t.TempDir(), "none.pem")
+	if _, err := c.etcdClientConfig(); err == nil || !strings.Contains(err.Error(), "api.policy_store.etcd.tls.ca_file") {
+		t.Errorf("missing CA file: %v, want an error naming api.policy_store.etcd.tls.ca_file", err)
 	}
 }
