@@ -65,9 +65,12 @@ type apiDaemon struct {
 	n4  netip.AddrPort
 }
 
-// startAPIDaemon starts atsssd with N4 and the gRPC API on loopback
-// (plaintext, with tokens) and policies in etcd at endpoints; no data plane.
-func startAPIDaemon(ctx context.Context, t *testing.T, bin, dir, name string, endpoints []string) apiDaemon {
+// startAPIDaemon starts the atsssd binary bin as daemon name (in
+// dir/name), with N4 and the gRPC API on loopback; no data plane. Its
+// tokens file holds tokens (YAML: role: [token, ...]). The "api" section
+// starts with listen and tokens_file; configure completes it (api) and
+// may change the rest of the configuration (cfg) for the test's case.
+func startAPIDaemon(ctx context.Context, t *testing.T, bin, dir, name, tokens string, configure func(cfg, api map[string]any, ddir string)) apiDaemon {
 	t.Helper()
 	n4, metrics, err := daemontest.Ports()
 	if err != nil {
@@ -77,20 +80,19 @@ func startAPIDaemon(ctx context.Context, t *testing.T, bin, dir, name string, en
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := os.WriteFile(tokens, []byte("operator: ["+apiOperatorToken+"]\nviewer: ["+apiViewerToken+"]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := daemontest.Config(n4, metrics, [2]string{"192.0.2.0/24", "198.51.100.0/24"})
-	api := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()
-	cfg["api"] = map[string]any{
-		"listen": api, "plaintext": true, "tokens_file": tokens,
-		"policy_store": map[string]any{"backend": "etcd", "etcd": map[string]any{"endpoints": endpoints}},
-	}
 	ddir := filepath.Join(dir, name)
 	if err := os.MkdirAll(ddir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	tokensFile := filepath.Join(ddir, "tokens.yaml")
+	if err := os.WriteFile(tokensFile, []byte(tokens), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := daemontest.Config(n4, metrics, [2]string{"192.0.2.0/24", "198.51.100.0/24"})
+	api := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()
+	apiCfg := map[string]any{"listen": api, "tokens_file": tokensFile}
+	cfg["api"] = apiCfg
+	configure(cfg, apiCfg, ddir)
 	d, err := daemontest.Start(ctx, bin, ddir, cfg, n4, metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +104,18 @@ func startAPIDaemon(ctx context.Context, t *testing.T, bin, dir, name string, en
 		}
 	})
 	return apiDaemon{d: d, api: api, n4: n4}
+}
+
+// apiTokens is the tokens file of the plaintext API tests: one token per role.
+const apiTokens = "operator: [" + apiOperatorToken + "]\nviewer: [" + apiViewerToken + "]\n"
+
+// plaintextEtcd configures startAPIDaemon's API as plaintext, with
+// policies in etcd at endpoints.
+func plaintextEtcd(endpoints []string) func(cfg, api map[string]any, ddir string) {
+	return func(_, api map[string]any, _ string) {
+		api["plaintext"] = true
+		api["policy_store"] = map[string]any{"backend": "etcd", "etcd": map[string]any{"endpoints": endpoints}}
+	}
 }
 
 // atsssctl runs the CLI and returns its stdout, stderr and exit code.
@@ -142,8 +156,8 @@ func TestAPITwoDaemonsOneEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	etcd := etcdtest.Start(t)
-	a := startAPIDaemon(ctx, t, bins["atsssd"], dir, "a", etcd.Endpoints())
-	b := startAPIDaemon(ctx, t, bins["atsssd"], dir, "b", etcd.Endpoints())
+	a := startAPIDaemon(ctx, t, bins["atsssd"], dir, "a", apiTokens, plaintextEtcd(etcd.Endpoints()))
+	b := startAPIDaemon(ctx, t, bins["atsssd"], dir, "b", apiTokens, plaintextEtcd(etcd.Endpoints()))
 	ctl := func(d apiDaemon, token, stdin string, args ...string) (string, string, int) {
 		base := []string{"--addr", d.api, "--plaintext"}
 		if token != "" {
@@ -295,7 +309,7 @@ func TestAPINotServingUntilSynced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startAPIDaemon(ctx, t, bins["atsssd"], dir, "a", []string{fmt.Sprintf("127.0.0.1:%d", nowhere)})
+	d := startAPIDaemon(ctx, t, bins["atsssd"], dir, "a", apiTokens, plaintextEtcd([]string{fmt.Sprintf("127.0.0.1:%d", nowhere)}))
 	// The API answers (NOT_SERVING is an answer: exit 4), never SERVING.
 	var code int
 	if err := daemontest.WaitFor(ctx, func() bool { _, _, code = grpctools.Run(t, probe, "-addr", d.api); return code == 4 }); err != nil {
@@ -322,36 +336,12 @@ func TestAPITLS(t *testing.T) {
 	}
 	pki := apitest.NewPKI(t)
 	server := pki.Server(t, "upf.test")
-	n4, metrics, err := daemontest.Ports()
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := daemontest.FreePort(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := os.WriteFile(tokens, []byte("viewer: ["+apiViewerToken+"]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	api := fmt.Sprintf("127.0.0.1:%d", port)
-	cfg := daemontest.Config(n4, metrics, [2]string{"192.0.2.0/24", "198.51.100.0/24"})
-	cfg["store_path"] = filepath.Join(dir, "atsssd.db") // policies in the sessions' file
-	cfg["api"] = map[string]any{
-		"listen": api, "tokens_file": tokens,
-		"tls":               map[string]any{"cert_file": server.CertFile, "key_file": server.KeyFile, "client_ca_file": pki.CAFile},
-		"client_cert_roles": map[string]any{"noc": "viewer", "pcf-adapter": "operator"},
-	}
-	d, err := daemontest.Start(ctx, bins["atsssd"], dir, cfg, n4, metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Kill()
-		if t.Failed() {
-			t.Logf("atsssd log:\n%s", d.Log())
-		}
+	d := startAPIDaemon(ctx, t, bins["atsssd"], dir, "a", "viewer: ["+apiViewerToken+"]\n", func(cfg, api map[string]any, ddir string) {
+		cfg["store_path"] = filepath.Join(ddir, "atsssd.db") // policies in the sessions' file
+		api["tls"] = map[string]any{"cert_file": server.CertFile, "key_file": server.KeyFile, "client_ca_file": pki.CAFile}
+		api["client_cert_roles"] = map[string]any{"noc": "viewer", "pcf-adapter": "operator"}
 	})
+	api := d.api
 	operator, viewer := pki.Client(t, "pcf-adapter"), pki.Client(t, "noc")
 	tlsArgs := []string{"--addr", api, "--ca", pki.CAFile, "--server-name", "upf.test"}
 	with := func(c apitest.Issued) []string {

@@ -107,33 +107,44 @@ func (s *Etcd) put(ctx context.Context, p *atsssv1.Policy, expectedRevision uint
 		stored.Revision = uint64(resp.Header.Revision)
 		return stored, resp.PrevKv == nil, nil
 	}
-	if expectedRevision > math.MaxInt64 { // no etcd revision is that large
-		return nil, false, fmt.Errorf("%w: expected revision %d", ErrRevisionMismatch, expectedRevision)
-	}
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", int64(expectedRevision))).
-		Then(clientv3.OpPut(key, string(v))).
-		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
-		Commit()
+	resp, err := s.ifRevision(ctx, key, expectedRevision, clientv3.OpPut(key, string(v)), nil)
 	if err != nil {
 		return nil, false, err
-	}
-	if !resp.Succeeded {
-		return nil, false, mismatch(resp, expectedRevision)
 	}
 	// A transaction makes one revision, which its writes all carry.
 	stored.Revision = uint64(resp.Header.Revision)
 	return stored, false, nil
 }
 
-// mismatch describes the failed comparison of a transaction whose Else
-// branch got the key.
-func mismatch(resp *clientv3.TxnResponse, want uint64) error {
-	kvs := resp.Responses[0].GetResponseRange().GetKvs()
-	if len(kvs) == 0 {
-		return fmt.Errorf("%w: no such policy, expected revision %d", ErrRevisionMismatch, want)
+// ifRevision runs op on key in one transaction if the key was last changed
+// at revision expected (not 0), so that a writer cannot overwrite a change
+// it has not seen. When the key was changed since, the error wraps
+// ErrRevisionMismatch; when it does not exist, it is missing, or wraps
+// ErrRevisionMismatch if missing is nil.
+func (s *Etcd) ifRevision(ctx context.Context, key string, expected uint64, op clientv3.Op, missing error) (*clientv3.TxnResponse, error) {
+	if expected > math.MaxInt64 { // no etcd revision is that large
+		return nil, fmt.Errorf("%w: expected revision %d", ErrRevisionMismatch, expected)
 	}
-	return fmt.Errorf("%w: revision is %d, expected %d", ErrRevisionMismatch, kvs[0].ModRevision, want)
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", int64(expected))).
+		Then(op).
+		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return nil, err
+	}
+	if resp.Succeeded {
+		return resp, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	switch {
+	case len(kvs) > 0:
+		return nil, fmt.Errorf("%w: revision is %d, expected %d", ErrRevisionMismatch, kvs[0].ModRevision, expected)
+	case missing != nil:
+		return nil, missing
+	default:
+		return nil, fmt.Errorf("%w: no such policy, expected revision %d", ErrRevisionMismatch, expected)
+	}
 }
 
 // Get implements Store.Get.
@@ -235,22 +246,9 @@ func (s *Etcd) delete(ctx context.Context, name string, expectedRevision uint64)
 		}
 		return s.decode(resp.PrevKvs[0])
 	}
-	if expectedRevision > math.MaxInt64 {
-		return nil, fmt.Errorf("%w: expected revision %d", ErrRevisionMismatch, expectedRevision)
-	}
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", int64(expectedRevision))).
-		Then(clientv3.OpDelete(key, clientv3.WithPrevKV())).
-		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
-		Commit()
+	resp, err := s.ifRevision(ctx, key, expectedRevision, clientv3.OpDelete(key, clientv3.WithPrevKV()), ErrNotFound)
 	if err != nil {
 		return nil, err
-	}
-	if !resp.Succeeded {
-		if len(resp.Responses[0].GetResponseRange().GetKvs()) == 0 {
-			return nil, ErrNotFound
-		}
-		return nil, mismatch(resp, expectedRevision)
 	}
 	prev := resp.Responses[0].GetResponseDeleteRange().GetPrevKvs()
 	if len(prev) == 0 { // the comparison held, so the key existed

@@ -423,7 +423,11 @@ var behaviours = []struct {
 		}
 		// The etcd backend forwards events from its own goroutine: wait
 		// for it to find the buffer full before reading makes room.
+		deadline := time.Now().Add(10 * time.Second)
 		for w.Err() == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("watcher not dropped 10 s after its buffer filled")
+			}
 			time.Sleep(time.Millisecond)
 		}
 		got := drain(w)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/openatsss/atsss/atsss"
-	"github.com/openatsss/atsss/test/lab"
 	"github.com/openatsss/atsss/test/rig"
 )
 
@@ -28,15 +27,9 @@ const (
 	polUp = 0.2
 )
 
-// polFlow is the SDF filter of the DN server's flows, as an operator
-// writes it for an application: downlink from the server to the UE.
-var polFlow = fmt.Sprintf("permit out 6 from %v/32 to assigned", lab.DNAddr)
-
 // polFile is the policy file given to atsssctl: the DN server's flows,
 // with more YAML (steering, rate cap).
-func polFile(more string) string {
-	return fmt.Sprintf("name: policies/%s\nmatch: {application: {flowDescription: %q}}\n%s", polName, polFlow, more)
-}
+func polFile(more string) string { return rig.PolicyFile(polName, rig.DNFlow, more) }
 
 const polSteer = "steerModeDl: {steerModeValue: LOAD_BALANCING, threeGLoad: 80}\n"
 
@@ -45,7 +38,7 @@ var polStory = fmt.Sprintf("atsssd serves its gRPC API on %v in upf, and the ope
 	"Then a policy for the DN server's flows (%q) overrides the MAR's downlink steering with Load-Balancing 80/20: within a second the proxy pins %d of the live connections to 3GPP and %d to non-3GPP. "+
 	"The same policy with a rate cap of %g Mbit/s per connection (downlink) halves the downlink, still 80/20. "+
 	"Deleting the policy puts the MAR back in force: all on 3GPP again, at first at 3GPP's full rate while what the cap held back in the DN's socket buffers drains",
-	rig.APIAddr, lbConns, lbGap, polUp, lbDown, polFlow, lbConns*80/100, lbConns-lbConns*80/100, polCapMbit)
+	rig.APIAddr, lbConns, lbGap, polUp, lbDown, rig.DNFlow, lbConns*80/100, lbConns-lbConns*80/100, polCapMbit)
 
 // operatorPolicy: connections open under the MAR, a steering policy is
 // applied, a rate cap added to it, the policy deleted.
@@ -79,7 +72,7 @@ func operatorPolicy(time.Duration) pacedPlan {
 // host would, and shows the command, its input and its output.
 func (p *pacedRun) ctl(ctx context.Context, stdin string, args ...string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "$ atsssctl --addr %v --plaintext %s", rig.APIAddr, strings.Join(args, " "))
+	fmt.Fprintf(&b, "$ atsssctl %s", strings.Join(append(rig.CtlArgs(), args...), " "))
 	if stdin != "" {
 		fmt.Fprintf(&b, " <<EOF\n%sEOF", stdin)
 	}

@@ -69,7 +69,7 @@ var scenarios = map[string]scenario{
 	// their MAR (a policy for a flow filter shows on the PDRs with the
 	// same filter; it steers the flows it matches either way).
 	"policy": {
-		session: sessionSpec{rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby", SDF: polFlow}, "MPTCP Active-Standby, 3GPP active, PDRs for " + polFlow},
+		session: sessionSpec{rig.SessionSpec{Mode: "active-standby", Priorities: "active/standby", SDF: rig.DNFlow}, "MPTCP Active-Standby, 3GPP active, PDRs for " + rig.DNFlow},
 		// Room on 3GPP for what the rate cap held back to drain quickly
 		// once the policy is gone: at 100 Mbit/s it took seconds, with
 		// 3GPP saturated and the kernel re-sending some over the backup.

@@ -209,22 +209,15 @@ rate cap, path preference and revision.`,
 			defer cancel()
 			c := atsssv1.NewPolicyServiceClient(conn)
 			req := &atsssv1.ListPoliciesRequest{PageSize: pageSize}
-			all := &atsssv1.ListPoliciesResponse{}
-			for {
+			policies, err := fetchAll("list policies", req.PageToken, func(token string) ([]*atsssv1.Policy, string, error) {
+				req.PageToken = token
 				resp, err := c.ListPolicies(ctx, req)
-				if err != nil {
-					return err
-				}
-				all.Policies = append(all.Policies, resp.GetPolicies()...)
-				next := resp.GetNextPageToken()
-				if next == "" {
-					break
-				}
-				if next == req.PageToken {
-					return errors.New("list policies: the server returned the same page token twice")
-				}
-				req.PageToken = next
+				return resp.GetPolicies(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
+			all := &atsssv1.ListPoliciesResponse{Policies: policies}
 			return a.printMessage(all, func(w io.Writer) { policiesTable(w, all.GetPolicies()) })
 		},
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -61,22 +60,15 @@ and each access's availability, RTT, loss and byte counters.
 			}
 			defer cancel()
 			c := atsssv1.NewSessionServiceClient(conn)
-			all := &atsssv1.ListSessionsResponse{}
-			for {
+			sessions, err := fetchAll("list sessions", req.PageToken, func(token string) ([]*atsssv1.Session, string, error) {
+				req.PageToken = token
 				resp, err := c.ListSessions(ctx, req)
-				if err != nil {
-					return err
-				}
-				all.Sessions = append(all.Sessions, resp.GetSessions()...)
-				next := resp.GetNextPageToken()
-				if next == "" {
-					break
-				}
-				if next == req.PageToken {
-					return errors.New("list sessions: the server returned the same page token twice")
-				}
-				req.PageToken = next
+				return resp.GetSessions(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
+			all := &atsssv1.ListSessionsResponse{Sessions: sessions}
 			return a.printMessage(all, func(w io.Writer) { sessionsTable(w, all.GetSessions()) })
 		},
 	}

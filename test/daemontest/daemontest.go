@@ -31,7 +31,7 @@ import (
 // Build compiles the named commands of this module (e.g. "atsssd",
 // "smfsim") into dir and returns their paths by name.
 func Build(ctx context.Context, dir string, names ...string) (map[string]string, error) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,9 @@ func Build(ctx context.Context, dir string, names ...string) (map[string]string,
 	return out, nil
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot returns the directory of the atsss module's go.mod, as the go
+// command finds it from the working directory, or an error outside it.
+func ModuleRoot() (string, error) {
 	b, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)

@@ -15,10 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/openatsss/atsss/test/daemontest"
 )
 
 const (
@@ -49,11 +50,11 @@ func Paths(t testing.TB) (grpcurl, probe string) {
 }
 
 func buildTools() (string, error) {
-	root, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := daemontest.ModuleRoot()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", err
 	}
-	mod := filepath.Join(filepath.Dir(strings.TrimSpace(string(root))), "tools", "grpc")
+	mod := filepath.Join(root, "tools", "grpc")
 	h := sha256.New()
 	for _, f := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(mod, f))

@@ -72,6 +72,21 @@ type Options struct {
 // APIAddr is where atsssd serves its gRPC API inside upf (Options.API).
 var APIAddr = netip.MustParseAddrPort("127.0.0.1:7788")
 
+// CtlArgs are the arguments that Ctl puts before its own to point atsssctl
+// at the rig's API, for showing the command as an operator would type it.
+func CtlArgs() []string { return []string{"--addr", APIAddr.String(), "--plaintext"} }
+
+// DNFlow is the SDF filter of the data network's server, as an operator
+// writes it for an application: downlink from the server to the UE.
+var DNFlow = fmt.Sprintf("permit out 6 from %v/32 to assigned", lab.DNAddr)
+
+// PolicyFile is a policy file for atsssctl: policy policies/name for the
+// downlink flows that SDF filter fd describes, with more YAML (steering,
+// rate cap) appended.
+func PolicyFile(name, fd, more string) string {
+	return fmt.Sprintf("name: policies/%s\nmatch: {application: {flowDescription: %q}}\n%s", name, fd, more)
+}
+
 // Rig is a running lab with atsssd and an SMF. Close it when done.
 type Rig struct {
 	Lab    *lab.Lab
@@ -168,7 +183,7 @@ var Binaries = []string{"atsssd", "smfsim", "atsssctl"}
 // operator on the UPF's host would, with stdin given, and returns its
 // standard output; an error carries its exit status and standard error.
 func (r *Rig) Ctl(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := r.Lab.UPF.Command(ctx, r.bin+"/atsssctl", append([]string{"--addr", APIAddr.String(), "--plaintext"}, args...)...)
+	cmd := r.Lab.UPF.Command(ctx, r.bin+"/atsssctl", append(CtlArgs(), args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -422,7 +437,7 @@ func (u *UE) Dialer(first atsss.AccessType) *uesim.Dialer {
 	return &uesim.Dialer{
 		InNamespace: u.rig.Lab.UE.Do,
 		Proxy:       netip.AddrPortFrom(lab.ProxyAddr, ProxyPort),
-		Sources:     []netip.Addr{u.LinkSpecific[first], u.LinkSpecific[1-first]},
+		Sources:     []netip.Addr{u.LinkSpecific[first], u.LinkSpecific[first.Other()]},
 	}
 }
 
