@@ -131,7 +131,7 @@ func (c *conn) readSubflows(subs []pm.Subflow) ([]pm.Subflow, error) {
 	if err != nil {
 		return subs, err
 	}
-	c.counts.update(c.ue, subs, nil)
+	c.counts.update(c.session(), subs, nil)
 	return subs, nil
 }
 
@@ -144,8 +144,9 @@ func (c *conn) readAccess(r *[2]accessReading, subs []pm.Subflow) []pm.Subflow {
 	if err != nil {
 		return subs
 	}
+	u := c.session() // the accesses of its addresses may have changed over N4
 	if !c.mptcp {
-		a, ok := c.ue.accessOf(c.src.Addr())
+		a, ok := u.accessOf(c.src.Addr())
 		if !ok {
 			return subs
 		}
@@ -165,7 +166,7 @@ func (c *conn) readAccess(r *[2]accessReading, subs []pm.Subflow) []pm.Subflow {
 	if err != nil {
 		subs = subs[:0] // what was seen still counts
 	}
-	c.counts.update(c.ue, subs, r)
+	c.counts.update(u, subs, r)
 	return subs
 }
 
@@ -187,7 +188,7 @@ func (c *conn) account() {
 		if err != nil {
 			subs = nil
 		}
-		c.counts.update(c.ue, subs, &r)
+		c.counts.update(c.session(), subs, &r)
 		if err == nil {
 			most := atsss.Access3GPP
 			if r[atsss.AccessNon3GPP].down+r[atsss.AccessNon3GPP].up > r[most].down+r[most].up {
@@ -215,8 +216,10 @@ func (c *conn) account() {
 // live ones from their subflows and closed ones as counted when they
 // closed; and its established subflows. It returns false for a session the
 // store does not hold. It costs a getsockopt per live connection of the
-// session. A connection that closes during the call may be missed by its
-// byte counts. Safe for concurrent use.
+// session. The closed connections' counts are read before the live ones,
+// so a connection that closes during the call is counted at most once:
+// live, or, if its socket closed before the live read reached it, not in
+// this call (the next one counts it as closed). Safe for concurrent use.
 func (p *Proxy) AccessStates(seid atsss.SEID) ([2]atsss.AccessState, bool) {
 	var out [2]atsss.AccessState
 	sess, ok := p.store.Get(seid)
@@ -233,12 +236,20 @@ func (p *Proxy) AccessStates(seid atsss.SEID) ([2]atsss.AccessState, bool) {
 		linkDown = s.linkDown
 		s.mu.Unlock()
 	}
+	// The closed connections' counts first, the live ones second: a
+	// connection that closes in between (account adds to closed) is then
+	// counted at most once, by the live read, never twice.
+	var closed [2]struct{ down, up uint64 }
+	if cs := p.carried.get(seid); cs != nil {
+		for _, a := range atsss.Accesses {
+			closed[a].down, closed[a].up = cs.down[a].Load(), cs.up[a].Load()
+		}
+	}
 	var live [2]accessReading
 	var subs []pm.Subflow
 	for _, c := range p.conns.session(seid) {
 		subs = c.readAccess(&live, subs)
 	}
-	closed := p.carried.get(seid)
 	for _, a := range atsss.Accesses {
 		st := &out[a]
 		st.Available = !sess.Unavailable[a] && !paths.pmfDown[a] && !linkDown[a]
@@ -247,11 +258,8 @@ func (p *Proxy) AccessStates(seid atsss.SEID) ([2]atsss.AccessState, bool) {
 			st.RTT = live[a].rtt
 		}
 		st.LossPermille, st.LossKnown = uint32(paths.loss[a]), paths.lossSet[a]
-		st.DownlinkBytes, st.UplinkBytes = live[a].down, live[a].up
-		if closed != nil {
-			st.DownlinkBytes += closed.down[a].Load()
-			st.UplinkBytes += closed.up[a].Load()
-		}
+		st.DownlinkBytes = live[a].down + closed[a].down
+		st.UplinkBytes = live[a].up + closed[a].up
 		st.Subflows = live[a].subflows
 	}
 	return out, true

@@ -36,25 +36,35 @@ type policyRules struct {
 // asked for again, so a full cache is emptied rather than kept.
 const maxPolicyRules = 16
 
+// policyID names a policy revision, for logging once: the control plane
+// builds a new atsss.Policy for every set, so pointers do not last (as in
+// steering/ll).
+type policyID struct {
+	name string
+	rev  uint64
+}
+
 // policyLog logs why a policy could not apply: at Info the first time for
-// each policy, at Debug for the sessions after it, so that a policy no
-// session's MAR can take logs once, not once per session. Safe for
+// each policy revision, at Debug for the sessions after it, so that a
+// policy no session's MAR can take logs once, not once per session nor
+// again on each change of the set that leaves it as it was. Safe for
 // concurrent use.
 type policyLog struct {
 	log *slog.Logger
 
 	mu   sync.Mutex // guards seen
-	seen map[*atsss.Policy]bool
+	seen map[policyID]bool
 }
 
 func (l *policyLog) refused(u *ue, pol *atsss.Policy, err error) {
+	id := policyID{pol.Name, pol.Revision}
 	l.mu.Lock()
 	level := slog.LevelDebug
-	if !l.seen[pol] {
-		if l.seen == nil || len(l.seen) >= maxPolicyRules {
-			l.seen = map[*atsss.Policy]bool{} // the policies of replaced sets
+	if !l.seen[id] {
+		if l.seen == nil {
+			l.seen = map[policyID]bool{}
 		}
-		l.seen[pol] = true
+		l.seen[id] = true
 		level = slog.LevelInfo
 	}
 	l.mu.Unlock()
@@ -62,11 +72,27 @@ func (l *policyLog) refused(u *ue, pol *atsss.Policy, err error) {
 		"seid", uint64(u.seid), "policy", pol.Name, "mar_id", u.mar.ID, "err", err)
 }
 
+// prune forgets the refusals of the policies that set does not hold, so
+// that seen stays as small as the set in force. The policy follower calls
+// it on each change; should a newer set come in between, a policy of it
+// may be logged at Info once more.
+func (l *policyLog) prune(set *atsss.PolicySet) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keep := make(map[policyID]bool, len(l.seen))
+	for _, pol := range set.All() {
+		if id := (policyID{pol.Name, pol.Revision}); l.seen[id] {
+			keep[id] = true
+		}
+	}
+	l.seen = keep
+}
+
 // ruleFor returns the steering rule of u's connections that policy pol
 // matched (nil: none did), and the name of the steering group it belongs
 // to: the policy's name when the policy's steering applies, "" when the
 // MAR's does. A policy without downlink steering, a session without an
-// MPTCP MAR, and a policy that the MAR cannot take (SteerMAR or NewRule
+// MPTCP MAR, and a policy that the MAR cannot take (steering.PolicyRule
 // fails: logged once, see policyLog) leave the MAR's rule. Safe for
 // concurrent use.
 func (u *ue) ruleFor(pol *atsss.Policy, log *policyLog) (*steering.Rule, string) {
@@ -93,11 +119,7 @@ func (u *ue) ruleFor(pol *atsss.Policy, log *policyLog) (*steering.Rule, string)
 }
 
 func compilePolicy(u *ue, pol *atsss.Policy) policyRule {
-	m, err := pol.SteerMAR(u.sess, *u.mar)
-	if err != nil {
-		return policyRule{err: err}
-	}
-	r, err := steering.NewRule(&m)
+	r, err := steering.PolicyRule(pol, u.sess, *u.mar)
 	if err != nil {
 		return policyRule{err: err}
 	}
@@ -108,20 +130,23 @@ func compilePolicy(u *ue, pol *atsss.Policy) policyRule {
 // policy for another functionality does not apply to proxied connections.
 var flowMAR = atsss.MAR{Functionality: atsss.FunctionalityMPTCP}
 
-// evaluate finds c's policy in set (generation gen) and applies its rate
-// cap; u, if not nil, is c's session's new state. An evaluation of an older
-// generation than the last one is dropped, so that the admission and the
-// policy follower, which may race on a new connection, leave the newest.
-func (p *Proxy) evaluate(c *conn, u *ue, set *atsss.PolicySet, gen uint64) {
+// evaluate finds c's policy in the policy set in force and applies its rate
+// cap; u, if not nil, is c's session's new state. The set is read under
+// c.pmu, so evaluations of c are serialised and each sees the newest set
+// and session: the admission, the policy follower and a session change
+// over N4, which may race on a connection, leave the result of the last
+// one, and it is matched against both the newest set and the newest
+// session.
+func (p *Proxy) evaluate(c *conn, u *ue) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if u != nil {
 		c.cur = u
 	}
-	if gen < c.gen {
+	if p.cfg.Policies == nil {
 		return
 	}
-	c.gen = gen
+	set, _ := p.cfg.Policies.Current()
 	mar := c.cur.mar
 	if mar == nil {
 		mar = &flowMAR
@@ -151,14 +176,14 @@ func (c *conn) session() *ue {
 }
 
 // admitPolicy evaluates a just-registered connection. Registered first,
-// read second: a policy set in between is seen by this read or by the
-// follower's pass over the registry, and evaluate keeps the newer.
+// evaluated second: a policy set in between is seen by this evaluation or
+// by the follower's pass over the registry, and whichever runs last reads
+// the newer set.
 func (p *Proxy) admitPolicy(c *conn) {
 	if p.cfg.Policies == nil {
 		return
 	}
-	set, gen := p.cfg.Policies.Current()
-	p.evaluate(c, nil, set, gen)
+	p.evaluate(c, nil)
 }
 
 // followPolicies re-evaluates every live connection after each change of
@@ -173,21 +198,24 @@ func (p *Proxy) followPolicies(ctx context.Context) error {
 		case <-wake:
 		}
 		start := time.Now()
-		set, gen := p.cfg.Policies.Current()
-		n, matched, changed := p.applyPolicies(set, gen, start)
+		set, gen := p.cfg.Policies.Current() // for the log and prune: evaluate reads it again
+		if p.steer != nil {
+			p.steer.policyLog.prune(set)
+		}
+		n, matched, changed := p.applyPolicies(start)
 		p.log.Info("operator policies applied", "generation", gen, "policies", set.Len(), "connections", n,
 			"matched", matched, "redecided", changed, "took", time.Since(start).Round(time.Microsecond))
 	}
 }
 
-// applyPolicies evaluates every live connection under set (generation
-// gen) and re-steers the steered ones. It returns the connections seen,
+// applyPolicies evaluates every live connection under the policy set in
+// force and re-steers the steered ones. It returns the connections seen,
 // how many a policy matched, and how many got a new steering decision,
 // which is applied to their subflows before it returns.
-func (p *Proxy) applyPolicies(set *atsss.PolicySet, gen uint64, now time.Time) (n, matched, changed int) {
+func (p *Proxy) applyPolicies(now time.Time) (n, matched, changed int) {
 	conns := p.conns.all()
 	for _, c := range conns {
-		p.evaluate(c, nil, set, gen)
+		p.evaluate(c, nil)
 		if c.policy() != nil {
 			matched++
 		}
@@ -200,18 +228,10 @@ func (p *Proxy) applyPolicies(set *atsss.PolicySet, gen uint64, now time.Time) (
 
 // refreshPolicies re-evaluates the connections of a session whose state
 // changed over N4 (u is its new state): the session keys and the MAR that
-// policies match may have changed with it.
+// policies match may have changed with it. Without policies it only
+// records u.
 func (p *Proxy) refreshPolicies(conns []*conn, u *ue) {
-	if p.cfg.Policies == nil {
-		for _, c := range conns {
-			c.pmu.Lock()
-			c.cur = u
-			c.pmu.Unlock()
-		}
-		return
-	}
-	set, gen := p.cfg.Policies.Current()
 	for _, c := range conns {
-		p.evaluate(c, u, set, gen)
+		p.evaluate(c, u)
 	}
 }

@@ -2,6 +2,7 @@ package mptcpproxy
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -90,20 +91,69 @@ func TestRuleFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs logCount
 			pl := &policyLog{log: logs.logger()}
-			for i := range 3 { // at Info once, however many sessions meet it
-				u := newUE(tt.sess)
+			u := newUE(tt.sess)
+			var first *steering.Rule
+			for i := range 3 { // at Info once, however often one asks and however many sessions meet it
 				if i == 2 {
-					u.rules = policyRules{} // and however often one asks
+					u = newUE(tt.sess) // another session: its own cache, compiled again
 				}
 				rule, group := u.ruleFor(tt.pol, pl)
 				if rule == nil || rule.Mode() != tt.wantMode || group != tt.wantGroup {
 					t.Fatalf("ruleFor: %v, group %q; want %v, group %q", rule, group, tt.wantMode, tt.wantGroup)
 				}
+				switch i {
+				case 0:
+					first = rule
+				case 1:
+					if rule != first {
+						t.Errorf("second ruleFor of the same session compiled again; want its cached rule")
+					}
+				}
 			}
 			if n := logs.count("level=INFO msg=\"operator policy not applied"); n != tt.wantLog {
 				t.Errorf("logged %d times, want %d:\n%s", n, tt.wantLog, logs.buf.String())
 			}
+			// Once per session compiled (the second ask hits the cache):
+			// at Info for the first, at Debug for the other.
+			if n := logs.count("operator policy not applied"); n != 2*tt.wantLog {
+				t.Errorf("%d records at any level, want %d:\n%s", n, 2*tt.wantLog, logs.buf.String())
+			}
 		})
+	}
+}
+
+// TestPolicyLogRevisions: a refusal is logged at Info once per policy
+// revision, however often the control plane rebuilds the policy; a new
+// revision, or one that left the set and came back, is logged again.
+func TestPolicyLogRevisions(t *testing.T) {
+	u := newUE(activeStandby(t, 6))
+	pol := func(rev uint64) *atsss.Policy {
+		p := flowPolicy(t, "bad", "203.0.113.200", lb(120), atsss.RateCap{})
+		p.Revision = rev
+		return p
+	}
+	var logs logCount
+	pl := &policyLog{log: logs.logger()}
+	info := func() int { return logs.count("level=INFO msg=\"operator policy not applied") }
+	tests := []struct {
+		what  string
+		pol   *atsss.Policy
+		prune []*atsss.Policy // the set in force before it, if not nil
+		want  int             // Info records so far
+	}{
+		{"first", pol(1), nil, 1},
+		{"rebuilt, same revision", pol(1), []*atsss.Policy{pol(1)}, 1},
+		{"new revision", pol(2), []*atsss.Policy{pol(2)}, 2},
+		{"gone and back", pol(2), []*atsss.Policy{}, 3},
+	}
+	for _, tt := range tests {
+		if tt.prune != nil {
+			pl.prune(atsss.NewPolicySet(tt.prune))
+		}
+		pl.refused(u, tt.pol, errors.New("refused"))
+		if n := info(); n != tt.want {
+			t.Fatalf("%s: %d records at Info, want %d:\n%s", tt.what, n, tt.want, logs.buf.String())
+		}
 	}
 }
 
@@ -180,8 +230,7 @@ func TestPolicyRepins(t *testing.T) {
 
 	apply := func(ps ...*atsss.Policy) {
 		policies.Set(atsss.NewPolicySet(ps))
-		set, gen := policies.Current()
-		p.applyPolicies(set, gen, time.Now())
+		p.applyPolicies(time.Now())
 	}
 	check := func(what string, want [3]int) {
 		t.Helper()
@@ -244,25 +293,38 @@ func TestPolicySessionChange(t *testing.T) {
 	}
 }
 
-// TestEvaluateKeepsTheNewest: an evaluation of an older policy generation
-// (an admission that raced with a change) does not undo a newer one.
-func TestEvaluateKeepsTheNewest(t *testing.T) {
+// TestEvaluateUsesTheNewest: a session change evaluated after a change of
+// the policy set that the follower has not applied yet matches the new
+// session against the new set, and the follower's pass after it keeps
+// matching the new session (once, a session change that raced with the
+// follower kept a policy matched against the old session).
+func TestEvaluateUsesTheNewest(t *testing.T) {
 	store, err := atsss.NewStore(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	p := policyProxy(t, store, atsss.NewPolicies(), nil)
-	c := p.fakeConn(newUE(activeStandby(t, 4)), 40000, dnServer, 1)
-	capped := atsss.NewPolicySet([]*atsss.Policy{flowPolicy(t, "cap", "203.0.113.0/24", nil, atsss.RateCap{DownlinkBPS: 10e6})})
-	p.evaluate(c, nil, capped, 5)
-	p.evaluate(c, nil, atsss.NewPolicySet(nil), 4)
-	if c.policy() == nil || c.down.capBPS() != 10e6 {
-		t.Fatalf("after generation 4 came late: policy %v, downlink cap %d", c.policy(), c.down.capBPS())
+	policies := atsss.NewPolicies()
+	p := policyProxy(t, store, policies, nil)
+	s := activeStandby(t, 4)
+	c := p.fakeConn(newUE(s), 40000, dnServer, 1)
+	policies.Set(atsss.NewPolicySet([]*atsss.Policy{{Name: "ims", Match: atsss.PolicyMatch{DNN: "ims"}, RateCap: atsss.RateCap{DownlinkBPS: 10e6}}}))
+	s = s.Clone()
+	s.DNN = "IMS"
+	nu := newUE(s)
+	p.refreshPolicies(p.conns.session(nu.seid), nu)
+	if c.session() != nu || c.policy() == nil || c.down.capBPS() != 10e6 {
+		t.Fatalf("session change after a set change: session new %v, policy %v, downlink cap %d; want the new session under the new set",
+			c.session() == nu, c.policy(), c.down.capBPS())
 	}
-	p.evaluate(c, nil, atsss.NewPolicySet(nil), 6)
+	p.applyPolicies(time.Now())
+	if c.session() != nu || c.policy() == nil || c.down.capBPS() != 10e6 {
+		t.Fatalf("after the follower's pass: session new %v, policy %v, downlink cap %d", c.session() == nu, c.policy(), c.down.capBPS())
+	}
+	policies.Set(atsss.NewPolicySet(nil))
+	p.applyPolicies(time.Now())
 	if c.policy() != nil || c.down.capBPS() != 0 {
-		t.Fatalf("generation 6 removed the policy: policy %v, downlink cap %d", c.policy(), c.down.capBPS())
+		t.Fatalf("after the policy went: policy %v, downlink cap %d", c.policy(), c.down.capBPS())
 	}
 }
 
@@ -319,8 +381,7 @@ func BenchmarkPolicyApply(b *testing.B) {
 			set = atsss.NewPolicySet([]*atsss.Policy{flowPolicy(b, "video", "203.0.113.200", lb(80), atsss.RateCap{DownlinkBPS: 10e6})})
 		}
 		policies.Set(set)
-		set, gen := policies.Current()
-		if _, _, changed := p.applyPolicies(set, gen, time.Now()); changed != sessions {
+		if _, _, changed := p.applyPolicies(time.Now()); changed != sessions {
 			b.Fatalf("%d decisions changed, want %d", changed, sessions)
 		}
 		i++

@@ -34,7 +34,6 @@ type conn struct {
 
 	pmu sync.Mutex // guards the fields below (policy.go)
 	cur *ue        // the session as last seen
-	gen uint64     // generation of the policy set pol was found in
 	pol *atsss.Policy
 
 	mu     sync.Mutex // guards the fields below

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openatsss/atsss/mptcpproxy/pm"
 )
 
 // scanInterval is how often every connection is looked at: for idleness
@@ -22,51 +24,59 @@ func (p *Proxy) scanInterval() time.Duration {
 func (p *Proxy) scanConns(ctx context.Context) error {
 	t := time.NewTicker(p.scanInterval())
 	defer t.Stop()
+	var subs []pm.Subflow // reused by every scan of every connection
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
 			for _, c := range p.conns.all() {
-				p.scan(c, now)
+				subs = p.scan(c, now, subs)
 			}
 		}
 	}
 }
 
-func (p *Proxy) scan(c *conn, now time.Time) {
+// scan looks at c once, reading its subflows into subs, and returns subs
+// for the next connection to reuse.
+func (p *Proxy) scan(c *conn, now time.Time, subs []pm.Subflow) []pm.Subflow {
 	server := c.serverConn()
 	if server == nil {
-		return
+		return subs
 	}
 	if c.mptcp {
 		// One read: for foreign subflows, and for what the subflows
-		// carried (AccessStates).
-		if subs, err := c.readSubflows(nil); err == nil {
-			if a := foreignIn(subs, c.ue); a.IsValid() {
+		// carried (AccessStates). The session as it is now: an address
+		// it gained over N4 since admission is not foreign.
+		var err error
+		subs, err = c.readSubflows(subs)
+		if err == nil {
+			u := c.session()
+			if a := foreignIn(subs, u); a.IsValid() {
 				p.metrics.foreignSubflows.Inc()
-				p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(c.ue.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
+				p.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(u.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", a.String())
 				c.abort("foreign subflow")
-				return
+				return subs
 			}
 		}
 	}
 	rc, err := server.SyscallConn()
 	if err != nil {
-		return
+		return subs
 	}
 	var info *unix.TCPInfo
 	cerr := rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
 	if cerr != nil || err != nil {
-		return // closed meanwhile: Control did not run, info is nil
+		return subs // closed meanwhile: Control did not run, info is nil
 	}
 	moved := info.Bytes_received + info.Bytes_acked
 	if moved != c.lastBytes || c.lastMove.IsZero() {
 		c.lastBytes, c.lastMove = moved, now
-		return
+		return subs
 	}
 	if now.Sub(c.lastMove) >= p.cfg.IdleTimeout {
 		p.metrics.idleClosed.Inc()
 		c.shut("idle")
 	}
+	return subs
 }

@@ -46,7 +46,7 @@ func TestScanClosedServer(t *testing.T) {
 	n6, _ := tcpPair(t)
 	c := &conn{ue: &ue{seid: 1}, client: ueSide, server: n6, started: time.Now()}
 	n6.Close()
-	p.scan(c, time.Now()) // must not panic
+	p.scan(c, time.Now(), nil) // must not panic
 	if c.closeReason() != "" {
 		t.Errorf("the scan closed the connection (%q); it had nothing to read", c.closeReason())
 	}
@@ -60,8 +60,8 @@ func TestScanIdle(t *testing.T) {
 	n6, peer := tcpPair(t)
 	c := &conn{ue: &ue{seid: 1}, client: ueSide, server: n6, started: time.Now()}
 	t0 := time.Now()
-	p.scan(c, t0)
-	p.scan(c, t0.Add(500*time.Millisecond))
+	p.scan(c, t0, nil)
+	p.scan(c, t0.Add(500*time.Millisecond), nil)
 	if r := c.closeReason(); r != "" {
 		t.Fatalf("closed after half the idle timeout: %q", r)
 	}
@@ -72,12 +72,12 @@ func TestScanIdle(t *testing.T) {
 	if _, err := n6.Read(make([]byte, 5)); err != nil {
 		t.Fatal(err)
 	}
-	p.scan(c, t0.Add(900*time.Millisecond))
-	p.scan(c, t0.Add(1500*time.Millisecond))
+	p.scan(c, t0.Add(900*time.Millisecond), nil)
+	p.scan(c, t0.Add(1500*time.Millisecond), nil)
 	if r := c.closeReason(); r != "" {
 		t.Fatalf("closed 600 ms after bytes moved: %q", r)
 	}
-	p.scan(c, t0.Add(2*time.Second))
+	p.scan(c, t0.Add(2*time.Second), nil)
 	if r := c.closeReason(); r != "idle" {
 		t.Fatalf("after the idle timeout without bytes: reason %q, want idle", r)
 	}

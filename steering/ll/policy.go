@@ -186,9 +186,7 @@ func (c *marCompiler) policyPlan(m *atsss.MAR, pol *atsss.Policy, own *marPlan) 
 	k := stateKey{mar: m.ID, policy: pol.Name}
 	pr, ok := c.rules[k]
 	if !ok {
-		if mm, err := pol.SteerMAR(c.s, *m); err != nil {
-			c.pol.refused(c.s.LocalSEID, m, pol, err)
-		} else if r, err := steering.NewRule(&mm); err != nil {
+		if r, err := steering.PolicyRule(pol, c.s, *m); err != nil {
 			c.pol.refused(c.s.LocalSEID, m, pol, err)
 		} else {
 			pr.rule = &r
