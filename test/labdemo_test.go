@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openatsss/atsss/test/continuity"
 	"github.com/openatsss/atsss/test/daemontest"
 	"github.com/openatsss/atsss/test/netnstest"
 )
@@ -41,7 +42,10 @@ var labIDLine = regexp.MustCompile(`(?m)^lab (\S+):`)
 func TestNetnsLabDemo(t *testing.T) {
 	bin := labDemo(t)
 	out := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), bin, "demo", "-size", "48", "-cut", "silent-drop", "-out", filepath.Join(out, "plot", "demo.svg"))
+	// 160 MiB keeps the transfer going for seconds after the restore at
+	// the lab's rates: a silently dropped subflow is found again only at
+	// its next retransmission, up to a few seconds after the restore.
+	cmd := exec.CommandContext(t.Context(), bin, "demo", "-size", "160", "-cut", "silent-drop", "-out", filepath.Join(out, "plot", "demo.svg"))
 	b, err := cmd.CombinedOutput()
 	t.Logf("atsss-lab demo:\n%s", b)
 	if err != nil {
@@ -95,6 +99,10 @@ func checkDemoCSV(t *testing.T, path string) {
 	}
 	if cutRow == 0 || restoredRow <= cutRow+2 {
 		t.Fatalf("marks: cut in row %d, restored in row %d; want both, two seconds apart", cutRow, restoredRow)
+	}
+	// Rows are continuity.Interval apart and end with the transfer.
+	if left := time.Duration(len(rows)-1-restoredRow) * continuity.Interval; left < time.Second {
+		t.Fatalf("the transfer ended %v after the restore: too soon to see the restored access carry traffic (the test's -size no longer fits this machine)", left)
 	}
 	var during, after uint64
 	for _, r := range rows[cutRow+2 : restoredRow] {
