@@ -58,6 +58,8 @@ func kernelState(ctx context.Context, r *rig.Rig) string {
 		for _, args := range [][]string{
 			{"ss", "-tanMmi"},
 			{"nstat", "-asz", "MPTcpExt*", "Tcp*", "Ip*"},
+			{"ip", "mptcp", "endpoint", "show"},
+			{"ip", "route", "show", "table", "all"},
 		} {
 			out, err := ns.cmd(args[0], args[1:]...)
 			fmt.Fprintf(&b, "--- %s: %s (%v)\n%s", ns.name, strings.Join(args, " "), err, out)

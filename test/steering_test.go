@@ -92,9 +92,14 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 // access's subflows of every connection at once and clears the standby's
 // backup flag; when the link and the UE's subflow come back, the active
 // access carries the traffic again.
+//
+// The standby is the slower access here so that the transfer is still
+// running well after 3GPP returns: with a standby twice as fast, what was
+// left after the cut could be moved before 3GPP was back, and the test
+// then saw nothing on 3GPP for want of traffic, not of steering.
 func TestNetnsSteeringLinkDown(t *testing.T) {
 	r := newRig(t, rig.Options{
-		Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 200, DownMbit: 200}}},
+		Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 50, DownMbit: 50}}},
 		Proxy: map[string]any{"steering": true, "access_links": map[string][]string{
 			"3gpp": {lab.Access[atsss.Access3GPP].Link}, "non3gpp": {lab.Access[atsss.AccessNon3GPP].Link},
 		}},
@@ -108,16 +113,29 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	var restoredAt time.Time
+	snapshot := make(chan string, 1) // the kernels' view 1.5 s after the return, for a failure
 	tl := cutDuringTransfer(t, r, ue, "3GPP link down", func() error {
-		return r.Lab.Cut(atsss.Access3GPP, lab.LinkDown)
+		return ue.LinkDown(atsss.Access3GPP)
 	}, func() error {
-		if err := r.Lab.Restore(atsss.Access3GPP); err != nil {
-			return err
-		}
 		restoredAt = time.Now()
-		return ue.Rejoin(atsss.Access3GPP)
+		time.AfterFunc(1500*time.Millisecond, func() { snapshot <- kernelState(t.Context(), r) })
+		return ue.LinkUp(atsss.Access3GPP)
 	})
-	if back := tl.BytesBetween(0, restoredAt.Add(time.Second), tl.End()); back < 1<<20 {
+	defer func() {
+		if !t.Failed() || restoredAt.IsZero() {
+			return
+		}
+		select {
+		case s := <-snapshot:
+			t.Logf("1.5 s after 3GPP returned:\n%s", s)
+		case <-time.After(5 * time.Second):
+		}
+	}()
+	judgeFrom := restoredAt.Add(time.Second)
+	if ran := tl.End().Sub(judgeFrom); ran < time.Second {
+		t.Fatalf("the transfer ended %v after 3GPP returned: too soon to see it carry traffic again (the test's sizes or rates no longer fit this machine)", tl.End().Sub(restoredAt))
+	}
+	if back := tl.BytesBetween(0, judgeFrom, tl.End()); back < 1<<20 {
 		t.Errorf("3GPP (active) carried %d bytes from 1 s after its return, want the traffic back on it", back)
 	}
 	// The SMF asked for availability reports (smfsim's SRR): it hears of

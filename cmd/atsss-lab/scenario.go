@@ -116,16 +116,11 @@ func loadBalancing(cutFor time.Duration) pacedPlan {
 		{mark: fmt.Sprintf("%d connections", lbConns), length: 4 * time.Second, settle: 500 * time.Millisecond,
 			enter: func(context.Context, *pacedRun) error { return nil }},
 		{mark: "3gpp cut", length: cutFor, settle: min(time.Second, cutFor/2),
-			enter: func(_ context.Context, p *pacedRun) error { return p.l.rig.Lab.Cut(atsss.Access3GPP, lab.LinkDown) }},
+			enter: func(_ context.Context, p *pacedRun) error { return p.l.ue.LinkDown(atsss.Access3GPP) }},
 		// Opened over 3GPP, every connection gets its 3GPP subflow back
 		// when the UE re-adds its endpoint (README, Limitations).
 		{mark: "3gpp restored, UE rejoined", length: 4 * time.Second, settle: 1500 * time.Millisecond,
-			enter: func(_ context.Context, p *pacedRun) error {
-				if err := p.l.rig.Lab.Restore(atsss.Access3GPP); err != nil {
-					return err
-				}
-				return p.l.ue.Rejoin(atsss.Access3GPP)
-			}},
+			enter: func(_ context.Context, p *pacedRun) error { return p.l.ue.LinkUp(atsss.Access3GPP) }},
 	}}
 }
 

@@ -171,7 +171,7 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 			down, _ := ueDown.Read()
 			switch {
 			case !cut && up+down >= cutAfter:
-				if err := r.Lab.Cut(s.Cut, s.How); err != nil {
+				if err := cutAccess(ue, r, s); err != nil {
 					c.Close()
 					return rep, errors.Join(err, (<-moved).Err)
 				}
@@ -212,30 +212,31 @@ func Run(ctx context.Context, r *rig.Rig, ue *rig.UE, s Scenario) (Report, error
 	return rep, nil
 }
 
-// restore brings the cut access back. After a link-down cut the UE's
-// connection manager sees the link return and has the path manager open a
-// subflow from it again (rejoin), as a real UE does; after a silent drop
-// the kernel finds the path again by itself.
-func restore(ctx context.Context, r *rig.Rig, ue *rig.UE, c *net.TCPConn, s Scenario) error {
-	if err := r.Lab.Restore(s.Cut); err != nil {
-		return err
+// cutAccess cuts the access. A link-down cut is one the UE notices: its
+// connection manager drops its endpoint on the link (rig.UE.LinkDown).
+func cutAccess(ue *rig.UE, r *rig.Rig, s Scenario) error {
+	if s.How == lab.LinkDown {
+		return ue.LinkDown(s.Cut)
 	}
-	if s.How != lab.LinkDown {
-		return nil
-	}
-	return rejoin(ctx, ue, c, s.Cut)
+	return r.Lab.Cut(s.Cut, s.How)
 }
 
-// rejoin has the UE re-add its endpoint for access a and waits until c has
-// a subflow from it again.
-func rejoin(ctx context.Context, ue *rig.UE, c *net.TCPConn, a atsss.AccessType) error {
-	if err := ue.Rejoin(a); err != nil {
+// restore brings the cut access back. After a link-down cut the UE's
+// connection manager sees the link return and has the path manager open a
+// subflow from it again (rejoin), as a real UE does, and restore waits
+// until c has a subflow from it; after a silent drop the kernel finds the
+// path again by itself.
+func restore(ctx context.Context, r *rig.Rig, ue *rig.UE, c *net.TCPConn, s Scenario) error {
+	if s.How != lab.LinkDown {
+		return r.Lab.Restore(s.Cut)
+	}
+	if err := ue.LinkUp(s.Cut); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := uesim.WaitSubflowFrom(ctx, c, ue.LinkSpecific[a]); err != nil {
-		return fmt.Errorf("continuity: no subflow over the restored %v access: %w", a, err)
+	if err := uesim.WaitSubflowFrom(ctx, c, ue.LinkSpecific[s.Cut]); err != nil {
+		return fmt.Errorf("continuity: no subflow over the restored %v access: %w", s.Cut, err)
 	}
 	return nil
 }
