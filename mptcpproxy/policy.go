@@ -198,10 +198,7 @@ func (p *Proxy) followPolicies(ctx context.Context) error {
 		case <-wake:
 		}
 		start := time.Now()
-		set, gen := p.cfg.Policies.Current() // for the log and prune: evaluate reads it again
-		if p.steer != nil {
-			p.steer.policyLog.prune(set)
-		}
+		set, gen := p.cfg.Policies.Current() // for the log: applyPolicies reads it again
 		n, matched, changed := p.applyPolicies(start)
 		p.log.Info("operator policies applied", "generation", gen, "policies", set.Len(), "connections", n,
 			"matched", matched, "redecided", changed, "took", time.Since(start).Round(time.Microsecond))
@@ -211,8 +208,12 @@ func (p *Proxy) followPolicies(ctx context.Context) error {
 // applyPolicies evaluates every live connection under the policy set in
 // force and re-steers the steered ones. It returns the connections seen,
 // how many a policy matched, and how many got a new steering decision,
-// which is applied to their subflows before it returns.
+// which is applied to their subflows before it returns. What the steerer
+// keeps of policies the set no longer holds goes: their refusals and,
+// once no connection is left in them, their steering groups.
 func (p *Proxy) applyPolicies(now time.Time) (n, matched, changed int) {
+	// Read first: a newer set that evaluate meets is pruned on its own pass.
+	set, _ := p.cfg.Policies.Current()
 	conns := p.conns.all()
 	for _, c := range conns {
 		p.evaluate(c, nil)
@@ -222,6 +223,8 @@ func (p *Proxy) applyPolicies(now time.Time) (n, matched, changed int) {
 	}
 	if p.steer != nil {
 		changed = p.steer.resteerAll(now)
+		p.steer.policyLog.prune(set)
+		p.steer.pruneGroups(set)
 	}
 	return len(conns), matched, changed
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +261,56 @@ func TestPolicyRepins(t *testing.T) {
 	if paths := p.Paths(); len(paths) != 1 || len(paths[0].Policies) != 0 {
 		t.Errorf("/paths after the policy went: %+v", paths)
 	}
+}
+
+// TestPolicyGroupsPruned: a policy's steering group outlives its
+// connections while the policy is in force (connections one after another
+// share its splitter), stays while a connection is in it, and goes once
+// the policy is deleted and its last connection has left.
+func TestPolicyGroupsPruned(t *testing.T) {
+	store, err := atsss.NewStore(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	policies := atsss.NewPolicies()
+	p := policyProxy(t, store, policies, nil)
+	u := newUE(activeStandby(t, 9))
+	video := flowPolicy(t, "video", "203.0.113.200", lb(80), atsss.RateCap{})
+	apply := func(ps ...*atsss.Policy) {
+		policies.Set(atsss.NewPolicySet(ps))
+		p.applyPolicies(time.Now())
+	}
+	groups := func(what string, want ...string) {
+		t.Helper()
+		p.steer.mu.Lock()
+		var got []string
+		if sp := p.steer.paths[u.seid]; sp != nil {
+			for name := range sp.groups {
+				got = append(got, name)
+			}
+		}
+		p.steer.mu.Unlock()
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: groups %q, want %q", what, got, want)
+		}
+	}
+
+	apply(video)
+	c := p.fakeConn(u, 40000, dnServer, 1)
+	groups("one connection under the policy", "video")
+	p.steer.remove(c)
+	apply(video)
+	groups("policy in force, no connection", "video")
+
+	c = p.fakeConn(u, 40001, dnServer, 2)
+	p.steer.pruneGroups(atsss.NewPolicySet(nil))
+	groups("pruned by a set without the policy while a connection is in it", "video")
+
+	apply()
+	groups("policy deleted: its connection went back to the MAR", "")
+	p.steer.remove(c)
 }
 
 // TestPolicySessionChange: a session change over N4 re-evaluates its

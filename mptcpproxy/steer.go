@@ -224,6 +224,28 @@ func (s *steerer) remove(c *conn) {
 	s.leaveGroup(st)
 }
 
+// pruneGroups forgets the steering groups of the operator policies that
+// set does not hold and no connection is in: a session keeps as many groups
+// as policies in force, and a policy deleted and later created again starts
+// afresh (its hysteresis and splitter credit) rather than where the old one
+// left off. A group a connection is in stays: it may have joined under a
+// newer set than set.
+func (s *steerer) pruneGroups(set *atsss.PolicySet) {
+	held := make(map[string]bool, set.Len())
+	for _, pol := range set.All() {
+		held[pol.Name] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sp := range s.paths {
+		for name, g := range sp.groups {
+			if name != "" && g.conns == 0 && !held[name] {
+				delete(sp.groups, name)
+			}
+		}
+	}
+}
+
 // leaveGroup takes st out of its group's count. s.mu and st.mu must be
 // held.
 func (s *steerer) leaveGroup(st *steered) {
