@@ -126,6 +126,6 @@ func (p *Proxy) apply(e *tableEdit, sessions map[atsss.SEID]*ue, seid atsss.SEID
 	case nu == nil:
 		p.steer.forget(seid)
 	case len(conns) > 0:
-		p.steer.update(conns, nu, time.Now())
+		p.steer.update(conns, time.Now())
 	}
 }

@@ -78,7 +78,7 @@ func (s *steerer) sample(now time.Time) {
 	bySession := map[atsss.SEID][]*steered{}
 	for _, st := range all {
 		st.mu.Lock()
-		if u := st.ue; measured(st.rule, u) {
+		if u := st.c.session(); measured(st.rule, u) {
 			bySession[u.seid] = append(bySession[u.seid], st)
 		}
 		st.mu.Unlock()
@@ -102,7 +102,7 @@ func (s *steerer) sample(now time.Time) {
 			}
 		}
 		s.mu.Unlock()
-		s.resteer(sts, nil, now)
+		s.resteer(sts, now)
 	}
 	// A session whose measured connections all closed is not saturated.
 	s.mu.Lock()
@@ -124,9 +124,7 @@ func (st *steered) measure(r *readings) {
 	if err != nil {
 		return
 	}
-	st.mu.Lock()
-	u := st.ue
-	st.mu.Unlock()
+	u := st.c.session()
 	for _, sf := range subs {
 		a, ok := u.accessOf(sf.Remote.Addr())
 		if !ok || sf.State != tcpEstablished {

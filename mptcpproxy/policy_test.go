@@ -335,7 +335,7 @@ func TestPolicySessionChange(t *testing.T) {
 	nu := newUE(s)
 	conns := p.conns.session(nu.seid)
 	p.refreshPolicies(conns, nu)
-	p.steer.update(conns, nu, time.Now())
+	p.steer.update(conns, time.Now())
 	if c.policy() == nil || c.up.capBPS() != 2e6 || c.down.capBPS() != 0 {
 		t.Fatalf("DNN IMS: policy %v, caps %d/%d bit/s", c.policy(), c.down.capBPS(), c.up.capBPS())
 	}

@@ -33,7 +33,7 @@ type conn struct {
 	lastMove  time.Time
 
 	pmu sync.Mutex // guards the fields below (policy.go)
-	cur *ue        // the session as last seen
+	cur *ue        // the session as last seen, for policies and steering (ue: as admitted)
 	pol *atsss.Policy
 
 	mu     sync.Mutex // guards the fields below

@@ -77,6 +77,7 @@ func (c *conn) read(r *Connection, subs []pm.Subflow) []pm.Subflow {
 		return subs
 	}
 	r.BytesSent, r.BytesReceived, r.BytesRetrans = info.BytesSent, info.BytesReceived, info.BytesRetrans
+	u := c.session() // the access of an address may have changed since the admission
 	for _, s := range subs {
 		sr := SubflowReading{
 			Local: s.Local, Remote: s.Remote, State: s.State,
@@ -84,7 +85,7 @@ func (c *conn) read(r *Connection, subs []pm.Subflow) []pm.Subflow {
 			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, BytesRetrans: s.BytesRetrans,
 			DeliveryRate: s.DeliveryRate,
 		}
-		if a, ok := c.ue.accessOf(s.Remote.Addr()); ok {
+		if a, ok := u.accessOf(s.Remote.Addr()); ok {
 			sr.Access = a.String()
 		}
 		r.Subflows = append(r.Subflows, sr)

@@ -87,7 +87,6 @@ type steered struct {
 	token uint32
 
 	mu sync.Mutex // guards the fields below; held while applying them
-	ue *ue        // the session as last seen (conn.ue is the one admitted)
 	// rule is what steers the connection: its session's MAR, or the
 	// operator policy that matched the connection in its place; group
 	// names its group ("" for the MAR's), joined is whether the connection
@@ -177,13 +176,13 @@ func (s *steerer) add(c *conn, now time.Time) {
 // for its first decision, and a policy change after the publication
 // re-decides it.
 func (s *steerer) track(c *conn, token uint32, now time.Time) *steered {
-	st := &steered{c: c, token: token, ue: c.session(), pin: noPin}
+	st := &steered{c: c, token: token, pin: noPin}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s.mu.Lock()
 	s.byToken[st.token], s.byConn[c] = st, st
 	s.mu.Unlock()
-	s.redecideLocked(st, nil, now)
+	s.redecideLocked(st, now)
 	return st
 }
 
@@ -253,7 +252,7 @@ func (s *steerer) leaveGroup(st *steered) {
 		return
 	}
 	st.joined = false
-	if sp := s.paths[st.ue.seid]; sp != nil {
+	if sp := s.paths[st.c.ue.seid]; sp != nil {
 		if g := sp.groups[st.group]; g != nil {
 			g.conns--
 		}
@@ -266,7 +265,8 @@ func (s *steerer) leaveGroup(st *steered) {
 func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	c, u := st.c, st.ue
+	c := st.c
+	u := c.session()
 	if !u.owns(remote.Addr()) {
 		s.log.Warn("connection closed: subflow from a foreign address", "seid", uint64(u.seid), "ue_ip", c.src.Addr().String(), "subflow_ip", remote.Addr().String())
 		c.abort("foreign subflow")
@@ -316,8 +316,9 @@ func (s *steerer) subflow(st *steered, local, remote netip.AddrPort, fresh bool)
 }
 
 // update re-decides for the connections of a session whose rule or
-// availability changed (u is its new state).
-func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
+// availability changed. A new state of the session must be in the
+// connections already (Proxy.evaluate).
+func (s *steerer) update(conns []*conn, now time.Time) {
 	var todo []*steered
 	s.mu.Lock()
 	for _, c := range conns {
@@ -326,7 +327,7 @@ func (s *steerer) update(conns []*conn, u *ue, now time.Time) {
 		}
 	}
 	s.mu.Unlock()
-	s.resteer(todo, u, now)
+	s.resteer(todo, now)
 }
 
 // linkChanged re-decides for every connection after the links of access a
@@ -347,16 +348,15 @@ func (s *steerer) resteerAll(now time.Time) int {
 		todo = append(todo, st)
 	}
 	s.mu.Unlock()
-	return s.resteer(todo, nil, now)
+	return s.resteer(todo, now)
 }
 
 // resteer applies a new decision to each connection whose decision
-// changed; u, if not nil, is their session's new state. It returns how
-// many changed.
-func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) int {
+// changed. It returns how many changed.
+func (s *steerer) resteer(todo []*steered, now time.Time) int {
 	n := 0
 	for _, st := range todo {
-		if !s.redecide(st, u, now) {
+		if !s.redecide(st, now) {
 			continue
 		}
 		n++
@@ -380,32 +380,30 @@ func (s *steerer) resteer(todo []*steered, u *ue, now time.Time) int {
 	return n
 }
 
-// redecide brings st up to date and decides again: u, if not nil, is its
-// session's new state. It reports whether the decision changed.
-func (s *steerer) redecide(st *steered, u *ue, now time.Time) bool {
+// redecide brings st up to date and decides again. It reports whether the
+// decision changed.
+func (s *steerer) redecide(st *steered, now time.Time) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return s.redecideLocked(st, u, now)
+	return s.redecideLocked(st, now)
 }
 
 // redecideLocked is redecide with st.mu held. The connection's rule is
 // found again from its session and its operator policy (either may have
 // changed); under a new rule it leaves its group for the new rule's and is
 // pinned again if the new decision splits.
-func (s *steerer) redecideLocked(st *steered, u *ue, now time.Time) bool {
-	if u != nil {
-		st.ue = u
-	}
-	rule, name := st.ue.ruleFor(st.c.policy(), s.policyLog)
+func (s *steerer) redecideLocked(st *steered, now time.Time) bool {
+	u := st.c.session()
+	rule, name := u.ruleFor(st.c.policy(), s.policyLog)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !st.joined || name != st.group || !sameRule(rule, st.rule) {
 		s.leaveGroup(st)
 		st.rule, st.group, st.pin = rule, name, noPin
 		st.joined = true
-		entry(s.paths, st.ue.seid).group(name).conns++
+		entry(s.paths, u.seid).group(name).conns++
 	}
-	nd := s.decideLocked(st, now)
+	nd := s.decideLocked(st, u, now)
 	changed := nd != st.decision
 	st.decision = nd
 	return changed
@@ -419,19 +417,18 @@ func sameRule(a, b *steering.Rule) bool {
 	return *a == *b
 }
 
-// decideLocked is the decision for st's connection: its rule's with what
-// is known of its session's accesses now: N4 availability, the access
-// links, the PMF's reports, RTTs and loss, and what the proxy measures
-// (saturation; subflow RTTs with DRTTI). The group's steering State
+// decideLocked is the decision for st's connection, whose session is u
+// now: its rule's with what is known of the session's accesses: N4
+// availability, the access links, the PMF's reports, RTTs and loss, and
+// what the proxy measures (saturation; subflow RTTs with DRTTI). The group's steering State
 // persists, so that hysteresis holds across decisions. While the decision
 // splits traffic the connection is pinned to one access (split.go). A rule
 // of nil (a session without an MPTCP rule) steers nothing. s.mu and st.mu
 // must be held.
-func (s *steerer) decideLocked(st *steered, now time.Time) steering.Decision {
+func (s *steerer) decideLocked(st *steered, u *ue, now time.Time) steering.Decision {
 	if st.rule == nil {
 		return steering.Decision{}
 	}
-	u := st.ue
 	sp := entry(s.paths, u.seid)
 	g := sp.group(st.group)
 	state := &g.state
@@ -538,5 +535,5 @@ func (p *Proxy) PathEvent(ev pmf.Event) {
 	default:
 		return
 	}
-	p.steer.update(p.conns.session(ev.Path.SEID), nil, time.Now())
+	p.steer.update(p.conns.session(ev.Path.SEID), time.Now())
 }
