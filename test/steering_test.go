@@ -79,7 +79,7 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cutDuringTransfer(t, r, ue, "3GPP cut, reported unavailable", func() error {
+	cutDuringTransfer(t, r, ue, atsss.Access3GPP, "3GPP cut, reported unavailable", func() error {
 		if err := r.Lab.Cut(atsss.Access3GPP, lab.SilentDrop); err != nil {
 			return err
 		}
@@ -93,11 +93,20 @@ func TestNetnsSteeringUnavailable(t *testing.T) {
 // backup flag; when the link and the UE's subflow come back, the active
 // access carries the traffic again.
 //
+// The connection opens over each access in turn: 3GPP's subflow is then
+// the connection's first (address ID 0) or one the UE joined.
+//
 // The standby is the slower access here so that the transfer is still
 // running well after 3GPP returns: with a standby twice as fast, what was
 // left after the cut could be moved before 3GPP was back, and the test
 // then saw nothing on 3GPP for want of traffic, not of steering.
 func TestNetnsSteeringLinkDown(t *testing.T) {
+	for _, first := range atsss.Accesses {
+		t.Run("first-subflow-"+first.String(), func(t *testing.T) { testSteeringLinkDown(t, first) })
+	}
+}
+
+func testSteeringLinkDown(t *testing.T, first atsss.AccessType) {
 	r := newRig(t, rig.Options{
 		Lab: lab.Config{Rate: [2]lab.Rate{{UpMbit: 100, DownMbit: 100}, {UpMbit: 50, DownMbit: 50}}},
 		Proxy: map[string]any{"steering": true, "access_links": map[string][]string{
@@ -114,7 +123,7 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 	}
 	var restoredAt time.Time
 	snapshot := make(chan string, 1) // the kernels' view 1.5 s after the return, for a failure
-	tl := cutDuringTransfer(t, r, ue, "3GPP link down", func() error {
+	tl := cutDuringTransfer(t, r, ue, first, "3GPP link down", func() error {
 		return ue.LinkDown(atsss.Access3GPP)
 	}, func() error {
 		restoredAt = time.Now()
@@ -151,15 +160,15 @@ func TestNetnsSteeringLinkDown(t *testing.T) {
 	}
 }
 
-// cutDuringTransfer moves 48 MiB each way over ue's connection, calls cut
-// when a quarter of the download arrived and, if restore is not nil, calls
-// it one second later. It checks that every byte arrived and that the
+// cutDuringTransfer moves 48 MiB each way over ue's connection, whose first
+// subflow goes over access first, calls cut when a quarter of the download
+// arrived and, if restore is not nil, calls it one second later. It checks that every byte arrived and that the
 // non-3GPP (standby) access carried traffic after the cut, logs the outage
 // and returns the timeline.
-func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, label string, cut, restore func() error) timeline.Timeline {
+func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, first atsss.AccessType, label string, cut, restore func() error) timeline.Timeline {
 	var dnUp traffic.Counter
 	served := serveDN(t, r, dnPort, &dnUp, nil)
-	c := dialBoth(t, ue, atsss.Access3GPP)
+	c := dialBoth(t, ue, first)
 	defer c.Close()
 	const size = 48 << 20
 	tr := startSampledTransfer(t, r, c, &dnUp, size, 23)
