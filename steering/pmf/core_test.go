@@ -494,6 +494,35 @@ func TestPeriodicHoldsEchoes(t *testing.T) {
 	}
 }
 
+// TestPeriodicWindowAfterRetransmission: a window whose restart had to be
+// sent again still runs a whole PLRInterval of echoes, from the answer on:
+// timed from the first request it lost the retransmission's second of
+// echoes, and read loss at a third of the resolution.
+func TestPeriodicWindowAfterRetransmission(t *testing.T) {
+	h := newHarness(t, Config{EchoInterval: 100 * time.Millisecond, PLRInterval: 3 * time.Second, PLRMinMessages: 5})
+	h.learn(atsss.Access3GPP)
+	lost := false
+	h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+		if !toUE && m.Type == TypePLRReportResponse && !lost {
+			lost = true // the first answer: the report is sent again 1 s later
+			return true
+		}
+		return false
+	}
+	for range 200 { // to 10 s: reports at 3050 (answered at 4050) and 7050
+		h.tick(50 * time.Millisecond)
+	}
+	var got []PLRResult
+	for _, e := range h.take(KindPLR) {
+		got = append(got, e.PLRResult)
+	}
+	// 150..3050 ms, then 4100..7000 ms (not 4100..6000).
+	want := []PLRResult{{Sent: 30, Received: 30}, {Sent: 30, Received: 30}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PLR readings (-want +got):\n%s", diff)
+	}
+}
+
 func TestPLRNoCountNoAnswer(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.learn(atsss.Access3GPP)
@@ -700,6 +729,29 @@ func TestPeriodic(t *testing.T) {
 				t.Errorf("counting %v, want %v", st.Counting, tc.wantCount > 0)
 			}
 		})
+	}
+}
+
+// TestPeriodicEchoesLateTicks: ticks that come a little late, by varying
+// amounts as a busy process's do, still send one echo per EchoInterval when
+// it equals the tick.
+func TestPeriodicEchoesLateTicks(t *testing.T) {
+	const every = 50 * time.Millisecond
+	h := newHarness(t, Config{EchoInterval: every, PLRInterval: -1})
+	h.learn(atsss.Access3GPP)
+	echoes := 0
+	h.drop = func(_ atsss.AccessType, toUE bool, m Message) bool {
+		if toUE && m.Type == TypeEchoRequest {
+			echoes++
+		}
+		return false
+	}
+	late := []time.Duration{2 * time.Millisecond, 0, 3 * time.Millisecond, time.Millisecond}
+	for i := 1; i <= 60; i++ { // 3 s of ticks
+		h.tick(t0.Add(time.Duration(i)*every + late[i%len(late)]).Sub(h.now))
+	}
+	if echoes < 59 {
+		t.Errorf("%d echoes in 60 ticks of %v, want one per tick", echoes, every)
 	}
 }
 

@@ -238,10 +238,16 @@ func (s *Server) flushLocked() {
 	clear(c.out)
 	c.out = c.out[:0]
 	for _, e := range c.events {
-		if e.Kind == KindLearned {
+		switch e.Kind {
+		case KindLearned:
 			// Debug: a UE that changes source port relearns on every
 			// datagram, and input is counted, not logged one by one.
 			s.log.Debug("PMF UE address learned", "seid", e.Path.SEID, "access", e.Path.Access, "qfi", e.Path.QFI, "peer", e.UE)
+		case KindPLR:
+			// One per path and PLR interval: what a loss threshold
+			// decision was taken on.
+			s.log.Debug("PMF downlink PLR", "seid", e.Path.SEID, "access", e.Path.Access, "qfi", e.Path.QFI,
+				"sent", e.Sent, "received", e.Received, "plr_percent", e.PLR)
 		}
 		if s.eventsClosed {
 			continue
