@@ -34,7 +34,7 @@ func TestNetnsSteeringSmallestDelayDRTTI(t *testing.T) {
 	c := dialBoth(t, ue, atsss.Access3GPP)
 	defer c.Close()
 	const size = 32 << 20
-	res, tl := startSampledTransfer(t, r, c, &dnUp, size, 31).finish()
+	res, tl := startSampledTransfer(t, r, c, &dnUp, size, size, 31).finish()
 	if res.Err != nil || res.Received != size {
 		t.Fatalf("UE side: received %d: %v", res.Received, res.Err)
 	}

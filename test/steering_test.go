@@ -162,16 +162,16 @@ func testSteeringLinkDown(t *testing.T, first atsss.AccessType) {
 
 // cutDuringTransfer moves 48 MiB each way over ue's connection, whose first
 // subflow goes over access first, calls cut when a quarter of the download
-// arrived and, if restore is not nil, calls it one second later. It checks that every byte arrived and that the
-// non-3GPP (standby) access carried traffic after the cut, logs the outage
-// and returns the timeline.
+// arrived and, if restore is not nil, calls it one second later. It checks
+// that every byte arrived and that the non-3GPP (standby) access carried
+// traffic after the cut, logs the outage and returns the timeline.
 func cutDuringTransfer(t *testing.T, r *rig.Rig, ue *rig.UE, first atsss.AccessType, label string, cut, restore func() error) timeline.Timeline {
 	var dnUp traffic.Counter
 	served := serveDN(t, r, dnPort, &dnUp, nil)
 	c := dialBoth(t, ue, first)
 	defer c.Close()
 	const size = 48 << 20
-	tr := startSampledTransfer(t, r, c, &dnUp, size, 23)
+	tr := startSampledTransfer(t, r, c, &dnUp, size, size, 23)
 	tr.waitDown(t, size/4)
 	cutAt := time.Now()
 	tr.sampler.Mark(label)
@@ -274,7 +274,7 @@ func TestNetnsSteeringSmallestDelay(t *testing.T) {
 	c := dialBoth(t, ue, atsss.Access3GPP) // open over the slow access
 	defer c.Close()
 	const size = 96 << 20
-	tr := startSampledTransfer(t, r, c, &dnUp, size, 29)
+	tr := startSampledTransfer(t, r, c, &dnUp, size, size, 29)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	watched := make(chan struct{})
@@ -369,9 +369,9 @@ type sampledTransfer struct {
 	samplerDone chan error
 }
 
-// startSampledTransfer starts moving size bytes each way over c (seed
-// picks the bytes); dnUp counts what the DN server receives.
-func startSampledTransfer(t *testing.T, r *rig.Rig, c *uesim.Conn, dnUp *traffic.Counter, size, seed uint64) *sampledTransfer {
+// startSampledTransfer starts moving up bytes up and down bytes down over c
+// (seed picks the bytes); dnUp counts what the DN server receives.
+func startSampledTransfer(t *testing.T, r *rig.Rig, c *uesim.Conn, dnUp *traffic.Counter, up, down, seed uint64) *sampledTransfer {
 	s := &sampledTransfer{moved: make(chan traffic.Result, 1), samplerDone: make(chan error, 1)}
 	s.sampler = timeline.NewSampler(100*time.Millisecond,
 		continuity.AccessSource(r.Lab, atsss.Access3GPP), continuity.AccessSource(r.Lab, atsss.AccessNon3GPP),
@@ -382,7 +382,7 @@ func startSampledTransfer(t *testing.T, r *rig.Rig, c *uesim.Conn, dnUp *traffic
 	go func() { s.samplerDone <- s.sampler.Run(sctx) }()
 	ctx := transferCtx(t)
 	go func() {
-		req := traffic.Request{Up: size, Down: size, Seed: seed, KeepWriteOpen: true}
+		req := traffic.Request{Up: up, Down: down, Seed: seed, KeepWriteOpen: true}
 		s.moved <- traffic.Run(ctx, c, req, nil, &s.ueDown)
 	}()
 	return s

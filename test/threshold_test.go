@@ -114,9 +114,14 @@ func thresholdMoves(t *testing.T, thresholds string, under, over linkemu.Profile
 	}
 
 	// The long connection moves data both ways; it is on 3GPP until the
-	// threshold is crossed, then on non-3GPP.
-	const size = 64 << 20
-	tr := startSampledTransfer(t, r, long, &dnUp, size, 41)
+	// threshold is crossed, then on non-3GPP. The download lasts ~12 s at
+	// 3GPP's rate: the loss threshold is crossed on the first whole PLR
+	// window after the change, 3-7 s later (64 MiB once ended before the
+	// decision). The upload is mostly done by the change: the UE's uplink
+	// may stay on the lossy access (downShare3GPP), where 160 MiB once did
+	// not arrive within the transfer's two minutes.
+	const size, upSize = 160 << 20, 16 << 20
+	tr := startSampledTransfer(t, r, long, &dnUp, upSize, size, 41)
 	tr.waitDown(t, size/16)
 	c0 := linkCounters(t, r)
 	tr.waitDown(t, size/8)
@@ -137,7 +142,7 @@ func thresholdMoves(t *testing.T, thresholds string, under, over linkemu.Profile
 	t.Logf("the second after the decision: 3GPP %.0f, non-3GPP %.0f bytes", drain[0], drain[1])
 	c1 = linkCounters(t, r)
 	res, _ := tr.finish()
-	if res.Err != nil || res.Received != size || res.Sent != size {
+	if res.Err != nil || res.Received != size || res.Sent != upSize {
 		logEmulation(t, r)
 		t.Fatalf("long connection: sent %d, received %d: %v", res.Sent, res.Received, res.Err)
 	}
