@@ -420,11 +420,11 @@ func sameRule(a, b *steering.Rule) bool {
 // decideLocked is the decision for st's connection, whose session is u
 // now: its rule's with what is known of the session's accesses: N4
 // availability, the access links, the PMF's reports, RTTs and loss, and
-// what the proxy measures (saturation; subflow RTTs with DRTTI). The group's steering State
-// persists, so that hysteresis holds across decisions. While the decision
-// splits traffic the connection is pinned to one access (split.go). A rule
-// of nil (a session without an MPTCP rule) steers nothing. s.mu and st.mu
-// must be held.
+// what the proxy measures (saturation; subflow RTTs with DRTTI). The
+// group's steering State persists, so that hysteresis holds across
+// decisions. While the decision splits traffic the connection is pinned to
+// one access (split.go). A rule of nil (a session without an MPTCP rule)
+// steers nothing. s.mu and st.mu must be held.
 func (s *steerer) decideLocked(st *steered, u *ue, now time.Time) steering.Decision {
 	if st.rule == nil {
 		return steering.Decision{}
