@@ -223,6 +223,53 @@ func (s *PolicySet) ForMAR(sess *Session, mar *MAR) *Policy {
 	return nil
 }
 
+// PolicyRevisions remembers policy revisions, for what a data plane does
+// once per revision of a policy however many sessions meet it: logging at
+// Info that the policy cannot steer a session's MAR (at Debug for the next
+// sessions). A revision is its policy's name and Revision: the control
+// plane builds a new *Policy for every set, so pointers do not last. The
+// zero value is ready; it is safe for concurrent use.
+type PolicyRevisions struct {
+	mu   sync.Mutex
+	seen map[policyRevision]bool
+}
+
+type policyRevision struct {
+	name string
+	rev  uint64
+}
+
+// First reports whether p's revision is met for the first time, and
+// remembers it.
+func (r *PolicyRevisions) First(p *Policy) bool {
+	id := policyRevision{p.Name, p.Revision}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[id] {
+		return false
+	}
+	if r.seen == nil {
+		r.seen = map[policyRevision]bool{}
+	}
+	r.seen[id] = true
+	return true
+}
+
+// Keep forgets the revisions that set does not hold, so that the memory
+// stays as small as the set in force. Called on each change of the set:
+// should a newer set come in between, a revision of it is First once more.
+func (r *PolicyRevisions) Keep(set *PolicySet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keep := make(map[policyRevision]bool, len(r.seen))
+	for _, p := range set.All() {
+		if id := (policyRevision{p.Name, p.Revision}); r.seen[id] {
+			keep[id] = true
+		}
+	}
+	r.seen = keep
+}
+
 // Policies holds the current PolicySet and tells subscribers when it
 // changes. The control plane sets it; the data planes read it. It is safe
 // for concurrent use.

@@ -36,56 +36,23 @@ type policyRules struct {
 // asked for again, so a full cache is emptied rather than kept.
 const maxPolicyRules = 16
 
-// policyID names a policy revision, for logging once: the control plane
-// builds a new atsss.Policy for every set, so pointers do not last (as in
-// steering/ll).
-type policyID struct {
-	name string
-	rev  uint64
-}
-
 // policyLog logs why a policy could not apply: at Info the first time for
 // each policy revision, at Debug for the sessions after it, so that a
 // policy no session's MAR can take logs once, not once per session nor
 // again on each change of the set that leaves it as it was. Safe for
 // concurrent use.
 type policyLog struct {
-	log *slog.Logger
-
-	mu   sync.Mutex // guards seen
-	seen map[policyID]bool
+	log  *slog.Logger
+	seen atsss.PolicyRevisions
 }
 
 func (l *policyLog) refused(u *ue, pol *atsss.Policy, err error) {
-	id := policyID{pol.Name, pol.Revision}
-	l.mu.Lock()
 	level := slog.LevelDebug
-	if !l.seen[id] {
-		if l.seen == nil {
-			l.seen = map[policyID]bool{}
-		}
-		l.seen[id] = true
+	if l.seen.First(pol) {
 		level = slog.LevelInfo
 	}
-	l.mu.Unlock()
 	l.log.Log(context.Background(), level, "operator policy not applied: the MAR's steering stays (other sessions it cannot steer are logged at debug)",
 		"seid", uint64(u.seid), "policy", pol.Name, "mar_id", u.mar.ID, "err", err)
-}
-
-// prune forgets the refusals of the policies that set does not hold, so
-// that seen stays as small as the set in force. The policy follower calls
-// it on each change; should a newer set come in between, a policy of it
-// may be logged at Info once more.
-func (l *policyLog) prune(set *atsss.PolicySet) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	keep := make(map[policyID]bool, len(l.seen))
-	for _, pol := range set.All() {
-		if id := (policyID{pol.Name, pol.Revision}); l.seen[id] {
-			keep[id] = true
-		}
-	}
-	l.seen = keep
 }
 
 // ruleFor returns the steering rule of u's connections that policy pol
@@ -223,7 +190,7 @@ func (p *Proxy) applyPolicies(now time.Time) (n, matched, changed int) {
 	}
 	if p.steer != nil {
 		changed = p.steer.resteerAll(now)
-		p.steer.policyLog.prune(set)
+		p.steer.policyLog.seen.Keep(set)
 		p.steer.pruneGroups(set)
 	}
 	return len(conns), matched, changed

@@ -149,7 +149,7 @@ func TestPolicyLogRevisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if tt.prune != nil {
-			pl.prune(atsss.NewPolicySet(tt.prune))
+			pl.seen.Keep(atsss.NewPolicySet(tt.prune))
 		}
 		pl.refused(u, tt.pol, errors.New("refused"))
 		if n := info(); n != tt.want {

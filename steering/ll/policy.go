@@ -63,13 +63,6 @@ func (v *view) flowMatches(f *atsss.FlowFilter, p *ipInfo, remote netip.AddrPort
 	return f.MatchDownlinkAny(p.proto, remote, netip.AddrPortFrom(p.dst, p.dport), p.ports, v.mapdu)
 }
 
-// policyID names a policy revision, for logging once: the control plane
-// builds a new atsss.Policy for every set, so pointers do not last.
-type policyID struct {
-	name string
-	rev  uint64
-}
-
 // policies is what compile needs of the operator policies: the set in
 // force and the memory of what was logged. The follower owns it; a nil
 // *policies is no policy.
@@ -79,20 +72,14 @@ type policies struct {
 	log *slog.Logger
 	// logged holds the policy revisions whose refusal was logged at Info;
 	// later refusals (other sessions, recompiles) go to Debug.
-	logged map[policyID]bool
+	logged atsss.PolicyRevisions
 }
 
 // update puts set (generation gen) in force and forgets the refusals of
-// policies no longer in it, so that logged stays as small as the set.
+// policies no longer in it.
 func (ps *policies) update(set *atsss.PolicySet, gen uint64) {
 	ps.set, ps.gen = set, gen
-	keep := make(map[policyID]bool, len(ps.logged))
-	for _, p := range set.All() {
-		if id := (policyID{p.Name, p.Revision}); ps.logged[id] {
-			keep[id] = true
-		}
-	}
-	ps.logged = keep
+	ps.logged.Keep(set)
 }
 
 // refused logs that pol cannot steer MAR m of session seid: at Info the
@@ -100,13 +87,8 @@ func (ps *policies) update(set *atsss.PolicySet, gen uint64) {
 // policy that no session's MAR can take is logged once, not once per
 // session and recompile.
 func (ps *policies) refused(seid atsss.SEID, m *atsss.MAR, pol *atsss.Policy, err error) {
-	id := policyID{pol.Name, pol.Revision}
 	level := slog.LevelDebug
-	if !ps.logged[id] {
-		if ps.logged == nil {
-			ps.logged = map[policyID]bool{}
-		}
-		ps.logged[id] = true
+	if ps.logged.First(pol) {
 		level = slog.LevelInfo
 	}
 	ps.log.Log(context.Background(), level, "operator policy not applied: the MAR's steering stays (other sessions it cannot steer are logged at debug)",

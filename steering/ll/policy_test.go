@@ -205,8 +205,10 @@ func TestPolicyRefusedLoggedOnce(t *testing.T) {
 		t.Errorf("info %d after a new revision, want 2", info)
 	}
 	pol.update(atsss.NewPolicySet(nil), 4)
-	if len(pol.logged) != 0 {
-		t.Errorf("logged %v after the policy went, want none", pol.logged)
+	pol.update(atsss.NewPolicySet([]*atsss.Policy{bad(2)}), 5) // gone and back: forgotten
+	compileAll()
+	if info := count("INFO"); info != 3 {
+		t.Errorf("info %d after the policy went and came back, want 3", info)
 	}
 }
 
