@@ -96,6 +96,24 @@ func (w *Watch) Err() error {
 	return w.err
 }
 
+// TakeQueued calls fn for each change already waiting on C, in order,
+// without waiting for more: a follower that applies changes in batches
+// (one table edit, one published view) takes with it whatever else is
+// queued. When C is closed it returns; the next receive from C says so.
+func (w *Watch) TakeQueued(fn func(Change)) {
+	for {
+		select {
+		case ch, ok := <-w.C:
+			if !ok {
+				return
+			}
+			fn(ch)
+		default:
+			return
+		}
+	}
+}
+
 // maxBatch bounds the writes the committer gathers into one Backend.Commit,
 // and the writes that may wait for it. A DeleteFunc may exceed it: it is
 // always one transaction.

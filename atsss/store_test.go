@@ -585,6 +585,37 @@ func TestStoreWatchLagged(t *testing.T) {
 	}
 }
 
+// TestWatchTakeQueued: TakeQueued takes the changes waiting, in order,
+// and returns without waiting for more, also on a closed watch.
+func TestWatchTakeQueued(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	st := newTestStore(t, nil)
+	w, err := st.Watch(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range atsss.SEID(3) {
+		if err := st.Put(ctx, atssstest.Session(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []uint64
+	take := func(c atsss.Change) { got = append(got, c.Rev) }
+	w.TakeQueued(take)
+	if !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Errorf("took revs %v, want [1 2 3]", got)
+	}
+	w.TakeQueued(take) // nothing waits: returns at once
+	cancel()
+	if _, ok := <-w.C; ok {
+		t.Fatal("a change after the three")
+	}
+	w.TakeQueued(take) // closed: returns
+	if len(got) != 3 {
+		t.Errorf("took %v, want only the three changes", got)
+	}
+}
+
 func TestStoreWatchCancel(t *testing.T) {
 	st := newTestStore(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -46,20 +46,9 @@ func (p *Proxy) follow(ctx context.Context, ready chan<- struct{}) error {
 
 		for ch := range w.C {
 			e := p.table.edit()
-			p.applyChange(e, sessions, ch)
-			// Take whatever else is waiting into the same batch.
-		drain:
-			for {
-				select {
-				case ch, ok := <-w.C:
-					if !ok {
-						break drain
-					}
-					p.applyChange(e, sessions, ch)
-				default:
-					break drain
-				}
-			}
+			apply := func(ch atsss.Change) { p.applyChange(e, sessions, ch) }
+			apply(ch)
+			w.TakeQueued(apply) // into the same batch
 			e.commit()
 			p.metrics.admissionAddrs.Set(float64(p.table.len()))
 		}

@@ -151,12 +151,14 @@ func (f *Forwarder) follow(ctx context.Context) error {
 		delete(states, id)
 		delete(views, id)
 	}
+	var rev uint64 // of the newest change applied
 	apply := func(ch atsss.Change) {
 		if ch.Kind == atsss.ChangeDelete {
 			del(ch.SEID)
 		} else {
 			put(ch.Session)
 		}
+		rev = ch.Rev
 	}
 	for {
 		w, err := f.store.Watch(ctx, watchBuffer)
@@ -178,7 +180,7 @@ func (f *Forwarder) follow(ctx context.Context) error {
 				del(id)
 			}
 		}
-		rev := w.Rev
+		rev = w.Rev
 		f.publish(views, rev, pol)
 		select {
 		case <-f.ready:
@@ -193,20 +195,7 @@ func (f *Forwarder) follow(ctx context.Context) error {
 					break feed
 				}
 				apply(ch)
-				rev = ch.Rev
-			drain:
-				for {
-					select {
-					case ch, ok := <-w.C:
-						if !ok {
-							break drain
-						}
-						apply(ch)
-						rev = ch.Rev
-					default:
-						break drain
-					}
-				}
+				w.TakeQueued(apply) // one view for the batch
 				f.publish(views, rev, pol)
 			case <-wake:
 				start := time.Now()
