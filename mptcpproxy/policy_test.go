@@ -158,14 +158,20 @@ func TestPolicyLogRevisions(t *testing.T) {
 	}
 }
 
-// policyProxy returns a proxy of store with policies and a steerer that
-// never reaches the kernel (its connections' sockets are not open).
-func policyProxy(t testing.TB, store *atsss.Store, policies *atsss.Policies, log *slog.Logger) *Proxy {
-	t.Helper()
+// policyProxy returns a proxy of an in-memory store (closed when tb
+// ends) with policies and a steerer that never reaches the kernel (its
+// connections' sockets are not open).
+func policyProxy(tb testing.TB, policies *atsss.Policies, log *slog.Logger) *Proxy {
+	tb.Helper()
+	store, err := atsss.NewStore(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
 	cfg := Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("203.0.113.1:8803")}, Steering: true, Policies: policies}
 	p, err := New(cfg, store, Options{Logger: log})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	p.steer = newSteererWith(nil, p.cfg, p.log)
 	return p
@@ -216,13 +222,8 @@ func (s *steerer) pins() (n [3]int, decisions map[steering.Reason]int) {
 // connection to another server is never touched. /paths names the policy
 // while it steers.
 func TestPolicyRepins(t *testing.T) {
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	policies := atsss.NewPolicies()
-	p := policyProxy(t, store, policies, nil)
+	p := policyProxy(t, policies, nil)
 	u := newUE(activeStandby(t, 7))
 	for i := range 20 {
 		p.fakeConn(u, uint16(40000+i), dnServer, uint32(i+1))
@@ -268,13 +269,8 @@ func TestPolicyRepins(t *testing.T) {
 // share its splitter), stays while a connection is in it, and goes once
 // the policy is deleted and its last connection has left.
 func TestPolicyGroupsPruned(t *testing.T) {
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	policies := atsss.NewPolicies()
-	p := policyProxy(t, store, policies, nil)
+	p := policyProxy(t, policies, nil)
 	u := newUE(activeStandby(t, 9))
 	video := flowPolicy(t, "video", "203.0.113.200", lb(80), atsss.RateCap{})
 	apply := func(ps ...*atsss.Policy) {
@@ -317,14 +313,9 @@ func TestPolicyGroupsPruned(t *testing.T) {
 // connections' policies (here the DNN a policy matches) and keeps their
 // rule in step.
 func TestPolicySessionChange(t *testing.T) {
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	policies := atsss.NewPolicies()
 	policies.Set(atsss.NewPolicySet([]*atsss.Policy{{Name: "ims", Match: atsss.PolicyMatch{DNN: "ims"}, Downlink: lb(80), RateCap: atsss.RateCap{UplinkBPS: 2e6}}}))
-	p := policyProxy(t, store, policies, nil)
+	p := policyProxy(t, policies, nil)
 	s := activeStandby(t, 3)
 	c := p.fakeConn(newUE(s), 40000, dnServer, 1)
 	if c.policy() != nil {
@@ -350,13 +341,8 @@ func TestPolicySessionChange(t *testing.T) {
 // matching the new session (once, a session change that raced with the
 // follower kept a policy matched against the old session).
 func TestEvaluateUsesTheNewest(t *testing.T) {
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	policies := atsss.NewPolicies()
-	p := policyProxy(t, store, policies, nil)
+	p := policyProxy(t, policies, nil)
 	s := activeStandby(t, 4)
 	c := p.fakeConn(newUE(s), 40000, dnServer, 1)
 	policies.Set(atsss.NewPolicySet([]*atsss.Policy{{Name: "ims", Match: atsss.PolicyMatch{DNN: "ims"}, RateCap: atsss.RateCap{DownlinkBPS: 10e6}}}))
@@ -380,18 +366,13 @@ func TestEvaluateUsesTheNewest(t *testing.T) {
 }
 
 func TestAccessStatesUnknownSession(t *testing.T) {
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	p := policyProxy(t, store, nil, nil)
+	p := policyProxy(t, nil, nil)
 	if _, ok := p.AccessStates(42); ok {
 		t.Error("AccessStates of a session the store does not hold: ok")
 	}
 	s := activeStandby(t, 42)
 	s.Unavailable[atsss.AccessNon3GPP] = true
-	if err := store.Put(t.Context(), s); err != nil {
+	if err := p.store.Put(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
 	p.steer.pmfRTT(42, atsss.Access3GPP, 20*time.Millisecond)
@@ -413,13 +394,8 @@ func TestAccessStatesUnknownSession(t *testing.T) {
 // subflow; BenchmarkReadSubflows in pm measures the first).
 func BenchmarkPolicyApply(b *testing.B) {
 	const sessions = 10_000
-	store, err := atsss.NewStore(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
 	policies := atsss.NewPolicies()
-	p := policyProxy(b, store, policies, nil)
+	p := policyProxy(b, policies, nil)
 	for i := range sessions {
 		u := newUE(activeStandby(b, atsss.SEID(i+1)))
 		p.fakeConn(u, 40000, dnServer, uint32(i+1))
