@@ -128,19 +128,20 @@ func fromFunctionality(f atsss.SteeringFunctionality) atsssv1.SteeringFunctional
 // weights become three_g_load, N4 PLR percent becomes per mille.
 func fromMode(m *atsss.MAR) *atsssv1.SteeringMode {
 	out := &atsssv1.SteeringMode{}
-	legWith := func(p atsss.Priority) (atsssv1.AccessType, bool) {
+	// legWith is the access whose leg has priority p; UNSPECIFIED if none.
+	legWith := func(p atsss.Priority) atsssv1.AccessType {
 		for _, a := range atsss.Accesses {
 			if l := m.Legs[a]; l.Present && l.Priority.Set && l.Priority.Value == p {
-				return fromAccess(a), true
+				return fromAccess(a)
 			}
 		}
-		return atsssv1.AccessType_ACCESS_TYPE_UNSPECIFIED, false
+		return atsssv1.AccessType_ACCESS_TYPE_UNSPECIFIED
 	}
 	switch m.Mode {
 	case atsss.ModeActiveStandby:
 		out.SteerModeValue = atsssv1.SteeringModeValue_STEERING_MODE_VALUE_ACTIVE_STANDBY
-		out.Active, _ = legWith(atsss.PriorityActive)
-		out.Standby, _ = legWith(atsss.PriorityStandby)
+		out.Active = legWith(atsss.PriorityActive)
+		out.Standby = legWith(atsss.PriorityStandby)
 	case atsss.ModeSmallestDelay:
 		out.SteerModeValue = atsssv1.SteeringModeValue_STEERING_MODE_VALUE_SMALLEST_DELAY
 	case atsss.ModeLoadBalancing:
@@ -160,7 +161,7 @@ func fromMode(m *atsss.MAR) *atsssv1.SteeringMode {
 		}
 	case atsss.ModePriorityBased:
 		out.SteerModeValue = atsssv1.SteeringModeValue_STEERING_MODE_VALUE_PRIORITY_BASED
-		out.PrioAcc, _ = legWith(atsss.PriorityHigh)
+		out.PrioAcc = legWith(atsss.PriorityHigh)
 	case atsss.ModeRedundant:
 		out.SteerModeValue = atsssv1.SteeringModeValue_STEERING_MODE_VALUE_REDUNDANT
 	}
